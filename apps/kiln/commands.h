@@ -1,0 +1,8 @@
+// Each `kiln` subcommand registers itself on the root CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kiln::cli {
+void add_devices_command(CLI::App& app);
+}  // namespace kiln::cli

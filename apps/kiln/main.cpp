@@ -1,0 +1,21 @@
+// kiln: train and run CNNs and LSTMs on cpu, simt (the CUDA kernels on the
+// emulator) or cuda. Each subcommand lives in its own file (cmd_*.cpp).
+#include <iostream>
+
+#include "commands.h"
+#include "kiln/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kiln " KILN_VERSION ": a small CUDA deep learning runtime"};
+  app.require_subcommand(1);
+  kiln::cli::add_devices_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const kiln::Error& e) {
+    std::cerr << "kiln: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

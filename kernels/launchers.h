@@ -1,0 +1,7 @@
+// Every kernel file's launcher declarations. No include guard: src/ops/kernels.h
+// includes this once per kernel build, with KILN_BACKEND naming the namespace.
+// Add a line here when adding a kernels/NAME.cu.
+#include "kernels/activation.h"
+#include "kernels/elementwise.h"
+#include "kernels/matmul.h"
+#include "kernels/reduce.h"

@@ -1,0 +1,198 @@
+// The SIMT emulator: runs CUDA kernel source compiled by g++ on the CPU.
+//
+// Each block's threads run as Boost.Context fibers on pooled, guard-paged stacks.
+// One OS thread runs one block at a time: a fiber runs until it reaches a barrier
+// (__syncthreads*, a warp intrinsic) or returns, then the scheduler resumes the
+// next fiber in the current schedule order. When every live thread waits:
+//   - a warp whose participating lanes all wait at a warp op is resolved (shuffle
+//     results, ballots) and those lanes resume;
+//   - when every live thread waits at __syncthreads*, the barrier releases;
+//   - otherwise nothing can progress: a DeadlockError lists the call sites.
+// __shared__ variables are statics in one linker section, poisoned (0xFF bytes,
+// a NaN for floats) at every block start, as is dynamic shared memory.
+// See docs/ARCHITECTURE.md, "The SIMT emulator".
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "kiln/error.h"
+
+#define KILN_SIMT_QUALIFIERS 1
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline __attribute__((always_inline))
+#define __noinline__ __attribute__((noinline))
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __shared__ static __attribute__((section("kiln_shared")))
+
+struct uint3 {
+  unsigned x, y, z;
+};
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+extern thread_local uint3 threadIdx;
+extern thread_local uint3 blockIdx;
+extern thread_local dim3 blockDim;
+extern thread_local dim3 gridDim;
+constexpr int warpSize = 32;
+
+namespace kiln::simt {
+
+// ---- errors -----------------------------------------------------------------
+// Threads wait at barriers that the others never reach. The message lists every
+// barrier call site with the number of threads waiting there.
+class DeadlockError : public Error {
+ public:
+  using Error::Error;
+};
+// A kernel broke a CUDA rule the emulator checks (bad launch shape, shuffle width,
+// mismatched warp ops, too much shared memory, a stack overflow is a SIGSEGV).
+class KernelError : public Error {
+ public:
+  using Error::Error;
+};
+
+// ---- schedule orders ----------------------------------------------------------
+// The order in which runnable threads are resumed within each barrier epoch.
+// A correct kernel gives the same result under every order; a missing
+// __syncthreads usually does not. Default from KILN_SIMT_SCHEDULE:
+// "forward" (default), "reverse", "random" or "random:SEED".
+enum class ScheduleKind { forward, reverse, random };
+struct Schedule {
+  ScheduleKind kind = ScheduleKind::forward;
+  std::uint64_t seed = 1;
+  static Schedule parse(const std::string& text);  // throws kiln::Error
+  std::string str() const;
+};
+Schedule schedule();
+void set_schedule(const Schedule& schedule);
+
+// Counters since process start, for test output and the CLI.
+struct Stats {
+  std::uint64_t launches = 0, blocks = 0, threads = 0, switches = 0;
+};
+Stats stats();
+
+// ---- launching ----------------------------------------------------------------
+using ThreadBody = void (*)(void* context);
+// Runs body(context) once per thread of the grid. Throws DeadlockError or
+// KernelError; an exception thrown by a thread is rethrown here.
+void run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, ThreadBody body,
+              void* context);
+
+template <class... Params, class... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
+                   Args&&... args) {
+  struct Call {
+    void (*kernel)(Params...);
+    std::tuple<std::decay_t<Params>...> args;
+  };
+  Call call{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)};
+  run_grid(
+      grid, block, smem,
+      [](void* p) {
+        auto* c = static_cast<Call*>(p);
+        std::apply(c->kernel, c->args);
+      },
+      &call);
+}
+
+// Start of the current block's dynamic shared memory (16-byte aligned).
+void* dynamic_shared_memory();
+
+// ---- barriers and warp intrinsics (called through the CUDA names below) ---------
+struct CallSite {
+  const char* file;
+  int line;
+};
+enum class WarpOp { shfl, shfl_up, shfl_down, shfl_xor, ballot, any, all, syncwarp };
+
+int block_barrier(int predicate, CallSite site);  // returns the count of true predicates
+// Rendezvous of the calling lane with the lanes of `mask`. `value` is this lane's
+// 8-byte payload; returns the op's result payload (shuffles: the source lane's
+// value; ballot/any/all: the vote).
+std::uint64_t warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int lane_arg,
+                            int width, CallSite site);
+unsigned active_mask();
+
+template <class T>
+std::uint64_t to_payload(T value) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8, "shuffle payload");
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(T));
+  return bits;
+}
+template <class T>
+T from_payload(std::uint64_t bits) {
+  T value;
+  std::memcpy(&value, &bits, sizeof(T));
+  return value;
+}
+
+}  // namespace kiln::simt
+
+// ---- CUDA's names ---------------------------------------------------------------
+// Call sites come from __builtin_FILE/LINE default arguments, so deadlock reports
+// and mismatch errors point at the kernel's line.
+#define KILN_SITE_PARAMS const char *file_ = __builtin_FILE(), int line_ = __builtin_LINE()
+#define KILN_SITE ::kiln::simt::CallSite{file_, line_}
+
+inline void __syncthreads(KILN_SITE_PARAMS) { ::kiln::simt::block_barrier(0, KILN_SITE); }
+inline int __syncthreads_count(int p, KILN_SITE_PARAMS) {
+  return ::kiln::simt::block_barrier(p != 0, KILN_SITE);
+}
+inline int __syncthreads_and(int p, KILN_SITE_PARAMS) {
+  return ::kiln::simt::block_barrier(p != 0, KILN_SITE) ==
+         static_cast<int>(blockDim.x * blockDim.y * blockDim.z);
+}
+inline int __syncthreads_or(int p, KILN_SITE_PARAMS) {
+  return ::kiln::simt::block_barrier(p != 0, KILN_SITE) != 0;
+}
+inline void __syncwarp(unsigned mask = 0xffffffffu, KILN_SITE_PARAMS) {
+  ::kiln::simt::warp_exchange(::kiln::simt::WarpOp::syncwarp, mask, 0, 0, warpSize, KILN_SITE);
+}
+
+#define KILN_SHFL(NAME, OP)                                                                 \
+  template <class T>                                                                        \
+  T NAME(unsigned mask, T var, int lane_arg, int width = warpSize, KILN_SITE_PARAMS) {      \
+    return ::kiln::simt::from_payload<T>(::kiln::simt::warp_exchange(                       \
+        ::kiln::simt::WarpOp::OP, mask, ::kiln::simt::to_payload(var), lane_arg, width,     \
+        KILN_SITE));                                                                        \
+  }
+KILN_SHFL(__shfl_sync, shfl)
+KILN_SHFL(__shfl_up_sync, shfl_up)
+KILN_SHFL(__shfl_down_sync, shfl_down)
+KILN_SHFL(__shfl_xor_sync, shfl_xor)
+#undef KILN_SHFL
+
+inline unsigned __ballot_sync(unsigned mask, int p, KILN_SITE_PARAMS) {
+  return static_cast<unsigned>(::kiln::simt::warp_exchange(
+      ::kiln::simt::WarpOp::ballot, mask, p != 0, 0, warpSize, KILN_SITE));
+}
+inline int __any_sync(unsigned mask, int p, KILN_SITE_PARAMS) {
+  return static_cast<int>(::kiln::simt::warp_exchange(::kiln::simt::WarpOp::any, mask, p != 0,
+                                                      0, warpSize, KILN_SITE));
+}
+inline int __all_sync(unsigned mask, int p, KILN_SITE_PARAMS) {
+  return static_cast<int>(::kiln::simt::warp_exchange(::kiln::simt::WarpOp::all, mask, p != 0,
+                                                      0, warpSize, KILN_SITE));
+}
+inline unsigned __activemask() { return ::kiln::simt::active_mask(); }
+
+#undef KILN_SITE_PARAMS
+#undef KILN_SITE
+
+#include "simt/intrinsics.h"

@@ -6,10 +6,17 @@
 // next fiber in the current schedule order. When every live thread waits:
 //   - a warp whose participating lanes all wait at a warp op is resolved (shuffle
 //     results, ballots) and those lanes resume;
-//   - when every live thread waits at __syncthreads*, the barrier releases;
+//   - when every thread of the block waits at __syncthreads*, the barrier
+//     releases (call sites may differ; a thread that exited never arrives);
 //   - otherwise nothing can progress: a DeadlockError lists the call sites.
 // __shared__ variables are statics in one linker section, poisoned (0xFF bytes,
-// a NaN for floats) at every block start, as is dynamic shared memory.
+// a NaN for floats) at every block start, as is dynamic shared memory. g++ 12
+// drops the section attribute of statics in function templates (they land in
+// .bss.<mangled name>), so templated kernels' static shared arrays are not
+// poisoned; and at -O0 g++ rejects (section type conflict) a translation unit
+// with __shared__ in both an inline (non-template) function and a non-inline
+// one. A shuffle from a lane outside the rendezvous returns all
+// one bits (a GPU returns an undefined value).
 // See docs/ARCHITECTURE.md, "The SIMT emulator".
 #pragma once
 
@@ -82,7 +89,8 @@ void set_schedule(const Schedule& schedule);
 
 // Counters since process start, for test output and the CLI.
 struct Stats {
-  std::uint64_t launches = 0, blocks = 0, threads = 0, switches = 0;
+  std::uint64_t launches = 0, blocks = 0, threads = 0;
+  std::uint64_t switches = 0;  // resumptions of a thread's fiber (a switch there and back)
 };
 Stats stats();
 
@@ -155,8 +163,7 @@ inline int __syncthreads_count(int p, KILN_SITE_PARAMS) {
   return ::kiln::simt::block_barrier(p != 0, KILN_SITE);
 }
 inline int __syncthreads_and(int p, KILN_SITE_PARAMS) {
-  return ::kiln::simt::block_barrier(p != 0, KILN_SITE) ==
-         static_cast<int>(blockDim.x * blockDim.y * blockDim.z);
+  return ::kiln::simt::block_barrier(p == 0, KILN_SITE) == 0;  // no thread's p is false
 }
 inline int __syncthreads_or(int p, KILN_SITE_PARAMS) {
   return ::kiln::simt::block_barrier(p != 0, KILN_SITE) != 0;

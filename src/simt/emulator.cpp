@@ -1,0 +1,637 @@
+// The block scheduler: fibers, the block barrier, warp rendezvous, deadlock
+// detection and the ThreadSanitizer hooks. See simt.h for the model.
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+#include <vector>
+
+#include <boost/context/fiber.hpp>
+
+#include "simt/simt.h"
+#include "simt/stacks.h"
+
+#if defined(__SANITIZE_THREAD__) && !defined(KILN_SIMT_TSAN)
+#define KILN_SIMT_TSAN 1
+#endif
+#if defined(KILN_SIMT_TSAN) && __has_include(<sanitizer/tsan_interface.h>)
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef KILN_SIMT_TSAN
+// Not in every version of tsan_interface.h; exported by libtsan.
+extern "C" {
+void* __tsan_get_current_fiber(void);
+void* __tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void* fiber);
+void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+void __tsan_acquire(void* addr);
+void __tsan_release(void* addr);
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+}
+#endif
+
+thread_local uint3 threadIdx;
+thread_local uint3 blockIdx;
+thread_local dim3 blockDim;
+thread_local dim3 gridDim;
+
+namespace kiln::simt {
+namespace {
+
+namespace ctx = boost::context;
+
+constexpr std::size_t kMaxDynamicShared = 227 * 1024;
+constexpr std::uint64_t kPoison = ~std::uint64_t{0};
+
+// ---- ThreadSanitizer ------------------------------------------------------------
+// Fibers switch with no_sync so TSan sees emulated threads as unordered except
+// where the emulator orders them (barriers, block start and end). The emulator's
+// own bookkeeping is shared by the scheduler and every fiber without such order,
+// so it runs with TSan's per-fiber access ignore switched on.
+#ifdef KILN_SIMT_TSAN
+inline void ignore_begin() { __tsan_ignore_thread_begin(); }
+inline void ignore_end() { __tsan_ignore_thread_end(); }
+#else
+inline void ignore_begin() {}
+inline void ignore_end() {}
+#endif
+struct TsanIgnore {
+  TsanIgnore() { ignore_begin(); }
+  ~TsanIgnore() { ignore_end(); }
+  TsanIgnore(const TsanIgnore&) = delete;
+  TsanIgnore& operator=(const TsanIgnore&) = delete;
+};
+
+enum class State : std::uint8_t { runnable, block_wait, warp_wait, exited };
+
+struct Thread {
+  ctx::fiber fiber;      // this thread's continuation while it is suspended
+  ctx::fiber scheduler;  // the scheduler's continuation while this thread runs
+  uint3 idx{};
+  State state = State::runnable;
+  bool started = false;
+  CallSite site{nullptr, 0};
+  // the pending barrier or warp op
+  WarpOp op = WarpOp::syncwarp;
+  unsigned mask = 0;
+  int lane_arg = 0;
+  int width = 0;
+  std::uint64_t value = 0;
+  std::uint64_t result = 0;
+#ifdef KILN_SIMT_TSAN
+  void* tsan_fiber = nullptr;
+  // Sync objects alternate by parity: a released thread acquires the object of
+  // the epoch it waited in, while faster threads already release into the next.
+  char warp_sync[2] = {};
+  unsigned warp_ops = 0;       // warp ops this thread completed
+  unsigned acquire_lanes = 0;  // lanes of the op it was released from
+  unsigned acquire_parity = 0; // their warp_ops parity at that op, one bit a lane
+#endif
+};
+
+struct Block {
+  std::vector<Thread> threads;
+  ThreadBody body = nullptr;
+  void* context = nullptr;
+  std::exception_ptr error;
+  unsigned barrier_epoch = 0;
+#ifdef KILN_SIMT_TSAN
+  void* scheduler_fiber = nullptr;
+  char barrier_sync[2] = {};
+  char end_sync = 0;
+#endif
+};
+
+thread_local Block* g_block = nullptr;
+thread_local Thread* g_thread = nullptr;
+
+std::atomic<std::uint64_t> g_launches{0}, g_blocks{0}, g_threads{0}, g_switches{0};
+
+// All static __shared__ arrays of the program: the section the __shared__ macro
+// names. Weak, so they are null when no kernel declares static shared memory.
+extern "C" char __start_kiln_shared[] __attribute__((weak));
+extern "C" char __stop_kiln_shared[] __attribute__((weak));
+
+// The static shared section is one per process, so blocks of all launches run one
+// at a time, whichever OS thread launches them.
+std::mutex& launch_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+unsigned char* dynamic_shared_buffer() {
+  static unsigned char* buffer =
+      static_cast<unsigned char*>(std::aligned_alloc(16, kMaxDynamicShared));
+  return buffer;
+}
+
+const char* op_name(WarpOp op) {
+  switch (op) {
+    case WarpOp::shfl: return "__shfl_sync";
+    case WarpOp::shfl_up: return "__shfl_up_sync";
+    case WarpOp::shfl_down: return "__shfl_down_sync";
+    case WarpOp::shfl_xor: return "__shfl_xor_sync";
+    case WarpOp::ballot: return "__ballot_sync";
+    case WarpOp::any: return "__any_sync";
+    case WarpOp::all: return "__all_sync";
+    case WarpOp::syncwarp: return "__syncwarp";
+  }
+  return "?";
+}
+
+std::string describe(const uint3& v) {
+  return kiln::detail::concat("(", v.x, ",", v.y, ",", v.z, ")");
+}
+std::string hex(unsigned v) {
+  std::ostringstream out;
+  out << "0x" << std::hex << v;
+  return out.str();
+}
+
+// Suspends the calling emulated thread until the scheduler resumes it.
+void suspend(Thread& t) {
+#ifdef KILN_SIMT_TSAN
+  __tsan_switch_to_fiber(g_block->scheduler_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+  t.scheduler = std::move(t.scheduler).resume();
+}
+
+Thread& current_thread(const char* what, CallSite site) {
+  if (!g_thread) {
+    throw KernelError(kiln::detail::concat(what, " at ", site.file, ":", site.line,
+                                     " called outside a kernel launched on the emulator"));
+  }
+  return *g_thread;
+}
+
+// ---- the per-block scheduler ----------------------------------------------------
+class BlockRunner {
+ public:
+  BlockRunner(Block& block, unsigned count, const Schedule& schedule, std::uint64_t& rng)
+      : block_(block), count_(count), schedule_(schedule), rng_(rng) {}
+
+  ~BlockRunner() { destroy_fibers(); }
+
+  void run() {
+    create_fibers();
+    std::vector<unsigned> order(count_);
+    for (;;) {
+      fill_order(order);
+      for (unsigned i : order) {
+        Thread& t = block_.threads[i];
+        if (t.state != State::runnable) continue;
+        resume(t);
+        if (block_.error) std::rethrow_exception(block_.error);
+      }
+      if (resolve_warps()) continue;
+      unsigned exited = 0, at_barrier = 0;
+      for (const Thread& t : block_.threads) {
+        exited += t.state == State::exited;
+        at_barrier += t.state == State::block_wait;
+      }
+      if (exited == count_) break;
+      if (at_barrier == count_) {
+        release_block_barrier();
+        continue;
+      }
+      diagnose_stuck(exited);
+    }
+  }
+
+ private:
+  void create_fibers() {
+    block_.threads.resize(count_);
+    const dim3 dim = blockDim;
+    for (unsigned i = 0; i < count_; ++i) {
+      Thread& t = block_.threads[i];
+      t.idx = uint3{i % dim.x, (i / dim.x) % dim.y, i / (dim.x * dim.y)};
+      Block* block = &block_;
+      t.fiber = ctx::fiber(std::allocator_arg, detail::PooledStack{},
+                           [block, &t](ctx::fiber&& scheduler) { return body(*block, t, std::move(scheduler)); });
+#ifdef KILN_SIMT_TSAN
+      t.tsan_fiber = __tsan_create_fiber(0);
+#endif
+    }
+  }
+
+  static ctx::fiber body(Block& block, Thread& t, ctx::fiber&& scheduler) {
+    ignore_begin();
+    t.scheduler = std::move(scheduler);
+    ignore_end();
+    try {
+      block.body(block.context);
+    } catch (const ctx::detail::forced_unwind&) {
+      // The launch failed and the scheduler destroys this suspended fiber.
+#ifdef KILN_SIMT_TSAN
+      __tsan_release(&block.end_sync);
+      __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+      throw;
+    } catch (...) {
+      TsanIgnore ignore;
+      if (!block.error) block.error = std::current_exception();
+    }
+    ignore_begin();  // for good: this fiber ends here
+    t.state = State::exited;
+#ifdef KILN_SIMT_TSAN
+    __tsan_release(&block.end_sync);
+    __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+    return std::move(t.scheduler);
+  }
+
+  void resume(Thread& t) {
+    threadIdx = t.idx;
+    g_thread = &t;
+#ifdef KILN_SIMT_TSAN
+    // The first switch synchronises: the block starts after everything the
+    // scheduler did (poisoning, the host's writes before the launch).
+    __tsan_switch_to_fiber(t.tsan_fiber, t.started ? __tsan_switch_to_fiber_no_sync : 0);
+#endif
+    t.started = true;
+    t.fiber = std::move(t.fiber).resume();
+    g_thread = nullptr;
+    g_switches.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void destroy_fibers() {
+    for (Thread& t : block_.threads) {
+      if (t.fiber) {
+        g_thread = &t;
+        threadIdx = t.idx;
+#ifdef KILN_SIMT_TSAN
+        // A fiber that never ran unwinds inside Boost.Context alone, without
+        // reaching body(), which switches TSan back to the scheduler.
+        if (t.started) __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+        t.fiber = ctx::fiber();  // unwinds the thread's stack (forced_unwind)
+        g_thread = nullptr;
+      }
+#ifdef KILN_SIMT_TSAN
+      if (t.tsan_fiber) __tsan_destroy_fiber(t.tsan_fiber);
+      t.tsan_fiber = nullptr;
+#endif
+    }
+#ifdef KILN_SIMT_TSAN
+    __tsan_acquire(&block_.end_sync);
+#endif
+  }
+
+  void fill_order(std::vector<unsigned>& order) {
+    switch (schedule_.kind) {
+      case ScheduleKind::forward:
+        std::iota(order.begin(), order.end(), 0u);
+        break;
+      case ScheduleKind::reverse:
+        for (unsigned i = 0; i < count_; ++i) order[i] = count_ - 1 - i;
+        break;
+      case ScheduleKind::random:
+        std::iota(order.begin(), order.end(), 0u);
+        for (unsigned i = count_; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
+        break;
+    }
+  }
+
+  std::uint64_t next_random() {  // splitmix64
+    std::uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+  void release_block_barrier() {
+    int count = 0;
+    for (const Thread& t : block_.threads) count += t.value != 0;
+    for (Thread& t : block_.threads) {
+      t.result = static_cast<std::uint64_t>(count);
+      t.state = State::runnable;
+    }
+    ++block_.barrier_epoch;
+  }
+
+  Thread* lane(unsigned warp, unsigned l) {
+    const unsigned i = warp * warpSize + l;
+    return i < count_ ? &block_.threads[i] : nullptr;
+  }
+  // Lanes of `warp` that exist and have not exited.
+  unsigned live_lanes(unsigned warp) {
+    unsigned live = 0;
+    for (unsigned l = 0; l < warpSize; ++l) {
+      const Thread* t = lane(warp, l);
+      if (t && t->state != State::exited) live |= 1u << l;
+    }
+    return live;
+  }
+
+  // The lanes that rendezvous with `caller`: every live lane named in its mask.
+  // Returns 0 unless all of them wait at a warp op agreeing with the caller's.
+  unsigned complete_group(unsigned warp, const Thread& caller, unsigned live) {
+    const unsigned group = caller.mask & live;
+    for (unsigned l = 0; l < warpSize; ++l) {
+      if (!(group >> l & 1u)) continue;
+      const Thread& t = *lane(warp, l);
+      if (t.state != State::warp_wait || t.op != caller.op || t.mask != caller.mask ||
+          t.width != caller.width) {
+        return 0;
+      }
+    }
+    return group;
+  }
+
+  bool resolve_warps() {
+    bool progress = false;
+    const unsigned warps = (count_ + warpSize - 1) / warpSize;
+    for (unsigned w = 0; w < warps; ++w) {
+      const unsigned live = live_lanes(w);
+      for (unsigned l = 0; l < warpSize; ++l) {
+        Thread* t = lane(w, l);
+        if (!t || t->state != State::warp_wait) continue;
+        const unsigned group = complete_group(w, *t, live);
+        if (group == 0) continue;
+        complete(w, group, t->op);
+        progress = true;
+      }
+    }
+    return progress;
+  }
+
+  void complete(unsigned warp, unsigned group, WarpOp op) {
+    unsigned votes = 0;
+#ifdef KILN_SIMT_TSAN
+    unsigned parity = 0;
+#endif
+    for (unsigned l = 0; l < warpSize; ++l) {
+      if (!(group >> l & 1u)) continue;
+      const Thread& t = *lane(warp, l);
+      if (t.value != 0) votes |= 1u << l;
+#ifdef KILN_SIMT_TSAN
+      parity |= (t.warp_ops & 1u) << l;
+#endif
+    }
+    for (unsigned l = 0; l < warpSize; ++l) {
+      if (!(group >> l & 1u)) continue;
+      Thread& t = *lane(warp, l);
+      switch (op) {
+        case WarpOp::ballot: t.result = votes & group; break;
+        case WarpOp::any: t.result = (votes & group) != 0; break;
+        case WarpOp::all: t.result = (votes & group) == group; break;
+        case WarpOp::syncwarp: t.result = 0; break;
+        default: {
+          const int source = shuffle_source(op, static_cast<int>(l), t.lane_arg, t.width);
+          t.result = (group >> source & 1u) ? lane(warp, source)->value : kPoison;
+        }
+      }
+      t.state = State::runnable;
+#ifdef KILN_SIMT_TSAN
+      t.acquire_lanes = group;
+      t.acquire_parity = parity;
+#endif
+    }
+  }
+
+  // CUDA Programming Guide, "Warp Shuffle Functions": lanes are split into
+  // segments of `width`; a source outside the caller's segment (or, for xor, in a
+  // later one) yields the caller's own value.
+  static int shuffle_source(WarpOp op, int lane, int arg, int width) {
+    const int base = lane & ~(width - 1);
+    const int offset = lane - base;
+    const unsigned delta = static_cast<unsigned>(arg);
+    switch (op) {
+      case WarpOp::shfl: return base + (arg & (width - 1));
+      case WarpOp::shfl_up: return delta > static_cast<unsigned>(offset) ? lane : lane - arg;
+      case WarpOp::shfl_down:
+        return delta >= static_cast<unsigned>(width - offset) ? lane : lane + arg;
+      case WarpOp::shfl_xor: {
+        const unsigned target = static_cast<unsigned>(lane) ^ delta;
+        return target >= static_cast<unsigned>(base + width) ? lane : static_cast<int>(target);
+      }
+      default: return lane;
+    }
+  }
+
+  [[noreturn]] void diagnose_stuck(unsigned exited) {
+    const unsigned warps = (count_ + warpSize - 1) / warpSize;
+    // Lanes that wait at warp ops whose partners all wait at different ones.
+    for (unsigned w = 0; w < warps; ++w) {
+      const unsigned live = live_lanes(w);
+      for (unsigned l = 0; l < warpSize; ++l) {
+        const Thread* t = lane(w, l);
+        if (!t || t->state != State::warp_wait) continue;
+        const unsigned group = t->mask & live;
+        bool all_warp = true;
+        for (unsigned k = 0; k < warpSize; ++k) {
+          if (group >> k & 1u) all_warp &= lane(w, k)->state == State::warp_wait;
+        }
+        if (!all_warp) continue;
+        std::ostringstream out;
+        out << "mismatched warp operations in block " << describe(blockIdx) << ", warp " << w
+            << ": the live lanes named in a mask must all call the same intrinsic with the "
+               "same mask and width; waiting:";
+        report_sites(out, [&](unsigned i, const Thread&) {
+          return i / warpSize == w && (group >> i % warpSize & 1u);
+        });
+        throw KernelError(out.str());
+      }
+    }
+    std::ostringstream out;
+    out << "deadlock in block " << describe(blockIdx) << ": " << (count_ - exited) << " of "
+        << count_ << " threads wait at barriers that the others never reach;";
+    report_sites(out, [](unsigned, const Thread& x) {
+      return x.state == State::block_wait || x.state == State::warp_wait;
+    });
+    out << "\n  " << exited << " threads exited";
+    if (exited > 0) out << " (exited threads never arrive at a later __syncthreads)";
+    throw DeadlockError(out.str());
+  }
+
+  template <class Filter>
+  void report_sites(std::ostringstream& out, Filter filter) {
+    struct Site {
+      std::string what;
+      unsigned threads = 0;
+      uint3 example{};
+    };
+    std::map<std::string, Site> sites;  // ordered by text: stable messages
+    for (unsigned i = 0; i < count_; ++i) {
+      const Thread& t = block_.threads[i];
+      if (!filter(i, t)) continue;
+      std::string what;
+      if (t.state == State::block_wait) {
+        what = "__syncthreads";
+      } else {
+        what = kiln::detail::concat(op_name(t.op), " (mask ", hex(t.mask), ")");
+      }
+      const std::string key = kiln::detail::concat(t.site.file, ":", t.site.line, " ", what);
+      Site& s = sites[key];
+      if (s.threads++ == 0) {
+        s.what = key;
+        s.example = t.idx;
+      }
+    }
+    for (const auto& [key, s] : sites) {
+      out << "\n  " << s.what << ": " << s.threads << " threads (e.g. threadIdx "
+          << describe(s.example) << ")";
+    }
+  }
+
+  Block& block_;
+  unsigned count_;
+  const Schedule& schedule_;
+  std::uint64_t& rng_;
+};
+
+void check_launch(dim3 grid, dim3 block, std::size_t smem) {
+  const std::uint64_t threads = std::uint64_t{block.x} * block.y * block.z;
+  const auto shape = [](dim3 d) { return kiln::detail::concat(d.x, "x", d.y, "x", d.z); };
+  if (block.x == 0 || block.y == 0 || block.z == 0) {
+    throw KernelError("invalid launch: block " + shape(block) + " has a zero dimension");
+  }
+  if (threads > 1024) {
+    throw KernelError(kiln::detail::concat("invalid launch: block ", shape(block), " has ", threads,
+                                     " threads (at most 1024)"));
+  }
+  if (block.x > 1024 || block.y > 1024 || block.z > 64) {
+    throw KernelError("invalid launch: block " + shape(block) +
+                      " exceeds the per-dimension limits 1024x1024x64");
+  }
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) {
+    throw KernelError("invalid launch: grid " + shape(grid) + " has a zero dimension");
+  }
+  if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+    throw KernelError("invalid launch: grid " + shape(grid) +
+                      " exceeds the limits 2147483647x65535x65535");
+  }
+  if (smem > kMaxDynamicShared) {
+    throw KernelError(kiln::detail::concat("invalid launch: ", smem,
+                                     " bytes of dynamic shared memory (at most ",
+                                     kMaxDynamicShared, ")"));
+  }
+}
+
+}  // namespace
+
+Stats stats() {
+  Stats s;
+  s.launches = g_launches.load();
+  s.blocks = g_blocks.load();
+  s.threads = g_threads.load();
+  s.switches = g_switches.load();
+  return s;
+}
+
+void* dynamic_shared_memory() { return dynamic_shared_buffer(); }
+
+void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void* context) {
+  if (g_block) throw KernelError("a kernel cannot launch a kernel on the emulator");
+  check_launch(grid, block_dim, smem);
+  std::lock_guard<std::mutex> lock(launch_mutex());
+  TsanIgnore ignore;
+  const Schedule order = schedule();
+  std::uint64_t rng = order.seed;
+  const unsigned count = block_dim.x * block_dim.y * block_dim.z;
+  unsigned char* dynamic_shared = dynamic_shared_buffer();
+  gridDim = grid;
+  blockDim = block_dim;
+  g_launches.fetch_add(1, std::memory_order_relaxed);
+  struct Current {
+    explicit Current(Block* b) { g_block = b; }
+    ~Current() { g_block = nullptr; }
+  };
+  for (unsigned z = 0; z < grid.z; ++z) {
+    for (unsigned y = 0; y < grid.y; ++y) {
+      for (unsigned x = 0; x < grid.x; ++x) {
+        blockIdx = uint3{x, y, z};
+        if (__start_kiln_shared) {
+          std::memset(__start_kiln_shared, 0xFF,
+                      static_cast<std::size_t>(__stop_kiln_shared - __start_kiln_shared));
+        }
+        std::memset(dynamic_shared, 0xFF, smem);
+        Block block;
+        block.body = body;
+        block.context = context;
+        Current current(&block);
+#ifdef KILN_SIMT_TSAN
+        block.scheduler_fiber = __tsan_get_current_fiber();
+#endif
+        BlockRunner runner(block, count, order, rng);
+        runner.run();
+        g_blocks.fetch_add(1, std::memory_order_relaxed);
+        g_threads.fetch_add(count, std::memory_order_relaxed);
+      }
+    }
+  }
+}
+
+// ---- called from emulated threads ------------------------------------------------
+int block_barrier(int predicate, CallSite site) {
+  TsanIgnore ignore;
+  Thread& t = current_thread("__syncthreads", site);
+  t.state = State::block_wait;
+  t.site = site;
+  t.value = static_cast<std::uint64_t>(predicate);
+#ifdef KILN_SIMT_TSAN
+  Block& block = *g_block;
+  const unsigned epoch = block.barrier_epoch;
+  __tsan_release(&block.barrier_sync[epoch & 1u]);
+  suspend(t);
+  __tsan_acquire(&block.barrier_sync[epoch & 1u]);
+#else
+  suspend(t);
+#endif
+  return static_cast<int>(t.result);
+}
+
+std::uint64_t warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int lane_arg,
+                            int width, CallSite site) {
+  TsanIgnore ignore;
+  Thread& t = current_thread(op_name(op), site);
+  const unsigned index = static_cast<unsigned>(&t - &g_block->threads[0]);
+  const unsigned lane = index % warpSize;
+  if (width < 1 || width > warpSize || (width & (width - 1)) != 0) {
+    throw KernelError(kiln::detail::concat(op_name(op), " at ", site.file, ":", site.line,
+                                     ": width ", width, " is not a power of 2 in [1, 32]"));
+  }
+  if (!(mask >> lane & 1u)) {
+    throw KernelError(kiln::detail::concat(op_name(op), " at ", site.file, ":", site.line, ": mask ",
+                                     hex(mask), " does not name the calling lane ", lane,
+                                     " (threadIdx ", describe(t.idx), ")"));
+  }
+  t.state = State::warp_wait;
+  t.site = site;
+  t.op = op;
+  t.mask = mask;
+  t.lane_arg = lane_arg;
+  t.width = width;
+  t.value = value;
+#ifdef KILN_SIMT_TSAN
+  __tsan_release(&t.warp_sync[t.warp_ops & 1u]);
+  suspend(t);
+  Thread* first = &g_block->threads[index - lane];
+  for (unsigned l = 0; l < warpSize; ++l) {
+    if (t.acquire_lanes >> l & 1u) __tsan_acquire(&first[l].warp_sync[t.acquire_parity >> l & 1u]);
+  }
+  ++t.warp_ops;
+#else
+  suspend(t);
+#endif
+  return t.result;
+}
+
+unsigned active_mask() {
+  TsanIgnore ignore;
+  Thread& t = current_thread("__activemask", CallSite{"?", 0});
+  const unsigned index = static_cast<unsigned>(&t - &g_block->threads[0]);
+  const unsigned first = index - index % warpSize;
+  unsigned mask = 0;
+  for (unsigned l = 0; l < warpSize && first + l < g_block->threads.size(); ++l) {
+    if (g_block->threads[first + l].state != State::exited) mask |= 1u << l;
+  }
+  return mask;
+}
+
+}  // namespace kiln::simt

@@ -4,4 +4,5 @@
 #include "kernels/activation.h"
 #include "kernels/elementwise.h"
 #include "kernels/matmul.h"
+#include "kernels/optimizer.h"
 #include "kernels/reduce.h"

@@ -1,0 +1,84 @@
+// Graph: a directed acyclic graph of named layers. Each layer's output is a value
+// named after the layer. build() orders the layers topologically, infers and
+// checks every shape (errors name the layer and the shapes) and creates the
+// parameters. forward() runs in topological order; backward() in reverse order,
+// summing the gradients of a value that feeds several layers.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/graph/layer.h"
+
+namespace kiln::graph {
+
+struct GraphOptions {
+  Engine engine = Engine::native;
+  uint64_t seed = 0;  // parameter initialisation and dropout masks
+  // Compute gradients with respect to the input layers too (gradient checks).
+  bool input_gradients = false;
+};
+
+class Graph {
+ public:
+  Graph(Device device, GraphOptions options = {});
+  ~Graph();
+  Graph(Graph&&) noexcept;
+  Graph& operator=(Graph&&) noexcept;
+
+  // Layers may be added in any order; names must be unique.
+  void add(std::unique_ptr<Layer> layer);
+  // Orders, checks shapes (with batch 1) and creates parameters. Call once.
+  void build();
+
+  // Allocates the inputs, values and gradients for `batch` samples; a no-op when
+  // the batch size is unchanged.
+  void set_batch(int64_t batch);
+  int64_t batch() const { return batch_; }
+  // The tensor an input layer reads; fill it after set_batch().
+  Tensor& input(const std::string& name);
+
+  void forward(const RunContext& ctx);
+  // Backward from the loss head (d loss = 1).
+  void backward(const RunContext& ctx);
+  // Backward from any value with a given output gradient.
+  void backward_from(const std::string& value, const Tensor& grad, const RunContext& ctx);
+
+  const Tensor& value(const std::string& name) const;
+  // The gradient of a value after backward (inputs only with input_gradients).
+  const Tensor& gradient(const std::string& name) const;
+  // Shape of a value for one sample batch (batch dimension = 1 before set_batch).
+  const Shape& shape(const std::string& name) const;
+
+  const std::vector<Layer*>& order() const { return order_; }
+  std::vector<std::string> input_names() const;
+  // The loss head's name and its logits/labels input names; throws without one.
+  const Layer& loss_layer() const;
+  std::vector<Param*> params();
+  Param& param(const std::string& name);
+  Device device() const { return device_; }
+  const GraphOptions& options() const { return options_; }
+  RunContext context(bool training, uint64_t step) const;
+
+ private:
+  struct Node;
+  Node& node(const std::string& name);
+  const Node& node(const std::string& name) const;
+  void sort_topologically();
+  void infer_shapes(int64_t batch);
+  void mark_gradients();
+  void run_backward(size_t start, const RunContext& ctx);
+
+  Device device_;
+  GraphOptions options_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // in insertion order
+  std::map<std::string, Node*> by_name_;
+  std::vector<Layer*> order_;
+  std::vector<Node*> sorted_;
+  bool built_ = false;
+  int64_t batch_ = 0;
+};
+
+}  // namespace kiln::graph

@@ -1,0 +1,66 @@
+// The layer types and their settings: the C++ API for building a model (the YAML
+// model file maps onto the same structs, see kiln/graph/model_file.h).
+//   input                  a value fed by the caller; shape excludes the batch dimension
+//   conv2d                 ops::conv2d_*; weight [out, in/groups, kh, kw], bias [out]
+//   max_pool2d, avg_pool2d ops::pool2d_*
+//   linear                 ops::linear_*; flattens its input to [N, features]
+//   relu, tanh, sigmoid    ops::activation_*
+//   dropout                inverted dropout in training, identity in evaluation
+//   lrn                    ops::lrn_* (across channels)
+//   flatten                [N, ...] -> [N, prod(...)]
+//   add                    sum of its inputs (residual joins)
+//   softmax_cross_entropy  loss head: inputs [logits, labels], output the mean loss [1]
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/graph/init.h"
+#include "kiln/graph/layer.h"
+#include "kiln/ops/activation.h"
+#include "kiln/ops/conv2d.h"
+#include "kiln/ops/lrn.h"
+#include "kiln/ops/pool2d.h"
+
+namespace kiln::graph {
+
+struct Conv2dConfig {
+  int out_channels = 0;
+  int kernel_h = 3, kernel_w = 3;
+  Conv2dParams params;
+  bool same_padding = false;  // resolved from the kernel (and dilation) at build time
+  bool bias = true;
+  Initializer weight_init{InitKind::he_normal};
+  Initializer bias_init = Initializer::constant(0.0f);
+};
+
+struct LinearConfig {
+  int out_features = 0;
+  bool bias = true;
+  Initializer weight_init{InitKind::he_normal};
+  Initializer bias_init = Initializer::constant(0.0f);
+};
+
+using LayerPtr = std::unique_ptr<Layer>;
+
+LayerPtr make_input(const std::string& name, Shape sample_shape);
+LayerPtr make_conv2d(const std::string& name, const std::string& input, const Conv2dConfig& c);
+LayerPtr make_pool2d(const std::string& name, const std::string& input, PoolMode mode,
+                     const Pool2dParams& p);
+LayerPtr make_linear(const std::string& name, const std::string& input, const LinearConfig& c);
+LayerPtr make_activation(const std::string& name, const std::string& input, Activation kind);
+LayerPtr make_dropout(const std::string& name, const std::string& input, float p);
+LayerPtr make_lrn(const std::string& name, const std::string& input, const LrnParams& p);
+LayerPtr make_flatten(const std::string& name, const std::string& input);
+LayerPtr make_add(const std::string& name, std::vector<std::string> inputs);
+LayerPtr make_softmax_cross_entropy(const std::string& name, const std::string& logits,
+                                    const std::string& labels);
+
+// True for the loss head type (the graph starts backward there).
+bool is_loss_layer(const Layer& layer);
+// True for an input layer; its sample shape.
+bool is_input_layer(const Layer& layer);
+const Shape& input_sample_shape(const Layer& layer);
+
+}  // namespace kiln::graph

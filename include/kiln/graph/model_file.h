@@ -1,0 +1,50 @@
+// Model files (YAML). A model is a name and a list of layers:
+//
+//   name: lenet5
+//   layers:
+//     - {name: data, type: input, shape: [1, 28, 28]}
+//     - {name: label, type: input, shape: []}
+//     - name: conv1
+//       type: conv2d
+//       input: data            # default: the layer listed just before
+//       out_channels: 6
+//       kernel: 5              # or [kh, kw]
+//       stride: 1              # or [sh, sw]
+//       padding: 2             # or [ph, pw], [top, bottom, left, right], same, valid
+//       dilation: 1            # or [dh, dw]
+//       groups: 1
+//       bias: true
+//       weight_init: he_normal # or {type: constant, value: 0.1}
+//       bias_init: {type: constant, value: 0}
+//     - {name: pool1, type: max_pool2d, kernel: 2, stride: 2, padding: 0}
+//     - {name: fc1, type: linear, out_features: 120}
+//     - {name: relu1, type: relu}
+//     - {name: drop1, type: dropout, p: 0.5}
+//     - {name: norm1, type: lrn, size: 5, alpha: 1.0e-4, beta: 0.75, k: 2}
+//     - {name: flat, type: flatten}
+//     - {name: sum, type: add, inputs: [a, b]}
+//     - {name: loss, type: softmax_cross_entropy, inputs: [fc3, label]}
+//
+// Unknown layer types, unknown keys and unknown inputs are errors that name the
+// layer and list what is valid.
+#pragma once
+
+#include <string>
+
+#include "kiln/graph/graph.h"
+
+namespace kiln::graph {
+
+struct ModelSpec {
+  std::string name;
+  std::string source;  // file path or "<string>", for messages
+};
+
+// Adds the layers of the YAML text to `graph` (not yet built) and returns the model's name.
+ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text,
+                         const std::string& source = "<string>");
+// Reads a model file, builds the graph on `device` and returns it.
+Graph load_model(const std::string& path, Device device, const GraphOptions& options,
+                 ModelSpec* spec = nullptr);
+
+}  // namespace kiln::graph

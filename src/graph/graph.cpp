@@ -1,0 +1,314 @@
+#include "kiln/graph/graph.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "kiln/error.h"
+#include "kiln/graph/layers.h"
+#include "kiln/ops/elementwise.h"
+
+namespace kiln::graph {
+
+struct Graph::Node {
+  std::unique_ptr<Layer> layer;
+  std::vector<Node*> inputs;
+  int consumers = 0;  // edges out of this value
+  Shape shape;
+  bool needs_grad = false;
+  bool grad_written = false;  // during a backward pass
+  Tensor value, grad;
+  // Where input i's gradient goes when that input already holds another
+  // consumer's gradient (fan-out): computed here, then added.
+  std::vector<Tensor> scratch;
+};
+
+Graph::Graph(Device device, GraphOptions options) : device_(device), options_(options) {}
+Graph::~Graph() = default;
+Graph::Graph(Graph&&) noexcept = default;
+Graph& Graph::operator=(Graph&&) noexcept = default;
+
+namespace {
+
+std::string describe(const Layer& layer) {
+  return "layer '" + layer.name() + "' (" + layer.type() + ")";
+}
+
+template <class Range, class Name>
+std::string join_names(const Range& items, Name name) {
+  std::ostringstream out;
+  bool first = true;
+  for (const auto& item : items) {
+    out << (first ? "" : ", ") << name(item);
+    first = false;
+  }
+  return out.str();
+}
+
+}  // namespace
+
+void Graph::add(std::unique_ptr<Layer> layer) {
+  KILN_CHECK(!built_, "cannot add ", describe(*layer), ": the graph is already built");
+  KILN_CHECK(!layer->name().empty(), "a ", layer->type(), " layer has no name");
+  KILN_CHECK(!by_name_.count(layer->name()), "two layers are named '", layer->name(),
+             "'; layer names must be unique");
+  auto node = std::make_unique<Node>();
+  node->layer = std::move(layer);
+  by_name_[node->layer->name()] = node.get();
+  nodes_.push_back(std::move(node));
+}
+
+Graph::Node& Graph::node(const std::string& name) {
+  auto it = by_name_.find(name);
+  KILN_CHECK(it != by_name_.end(), "no layer or value named '", name, "'; the graph has: ",
+             join_names(nodes_, [](const auto& n) { return n->layer->name(); }));
+  return *it->second;
+}
+const Graph::Node& Graph::node(const std::string& name) const {
+  return const_cast<Graph*>(this)->node(name);
+}
+
+void Graph::build() {
+  KILN_CHECK(!built_, "the graph is already built");
+  KILN_CHECK(!nodes_.empty(), "the model has no layers");
+  const std::string all_names =
+      join_names(nodes_, [](const auto& n) { return n->layer->name(); });
+  for (auto& n : nodes_) {
+    const Layer& layer = *n->layer;
+    KILN_CHECK(static_cast<int>(layer.inputs().size()) == layer.input_count(), describe(layer),
+               " takes ", layer.input_count(), " input(s), got ", layer.inputs().size(),
+               layer.inputs().empty() ? "" : ": ", join_names(layer.inputs(), [](auto& s) { return s; }));
+    for (const std::string& in : layer.inputs()) {
+      auto it = by_name_.find(in);
+      KILN_CHECK(it != by_name_.end(), describe(layer), ": unknown input '", in,
+                 "'; valid inputs are the layers ", all_names);
+      KILN_CHECK(it->second != n.get(), describe(layer), " reads its own output");
+      n->inputs.push_back(it->second);
+      ++it->second->consumers;
+    }
+  }
+  const size_t losses = std::count_if(nodes_.begin(), nodes_.end(),
+                                      [](const auto& n) { return is_loss_layer(*n->layer); });
+  KILN_CHECK(losses <= 1, "the model has ", losses, " loss heads; kiln trains one");
+  sort_topologically();
+  infer_shapes(1);
+  for (Node* n : sorted_) {
+    std::vector<Shape> in;
+    for (Node* i : n->inputs) in.push_back(i->shape);
+    n->layer->create_params(in, device_, options_.seed);
+  }
+  mark_gradients();
+  built_ = true;
+}
+
+// Kahn's algorithm; among ready layers the one added first goes first, so a
+// sequential model file runs in file order.
+void Graph::sort_topologically() {
+  std::map<Node*, int> waiting;
+  for (auto& n : nodes_) waiting[n.get()] = static_cast<int>(n->inputs.size());
+  std::vector<bool> done(nodes_.size(), false);
+  while (sorted_.size() < nodes_.size()) {
+    bool progressed = false;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      Node* n = nodes_[i].get();
+      if (done[i] || waiting[n] > 0) continue;
+      done[i] = true;
+      sorted_.push_back(n);
+      order_.push_back(n->layer.get());
+      for (auto& m : nodes_) {
+        for (Node* in : m->inputs) waiting[m.get()] -= in == n ? 1 : 0;
+      }
+      progressed = true;
+      break;
+    }
+    if (!progressed) {
+      std::vector<std::string> cycle;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (!done[i]) cycle.push_back(nodes_[i]->layer->name());
+      }
+      throw Error("the layers " + join_names(cycle, [](auto& s) { return s; }) +
+                  " form a cycle: a model must be a directed acyclic graph");
+    }
+  }
+}
+
+void Graph::infer_shapes(int64_t batch) {
+  for (Node* n : sorted_) {
+    const Layer& layer = *n->layer;
+    if (is_input_layer(layer)) {
+      n->shape = {batch};
+      for (int64_t d : input_sample_shape(layer)) n->shape.push_back(d);
+      continue;
+    }
+    std::vector<Shape> in;
+    for (Node* i : n->inputs) in.push_back(i->shape);
+    try {
+      n->shape = layer.output_shape(in);
+    } catch (const Error& e) {
+      std::ostringstream inputs;
+      for (size_t i = 0; i < in.size(); ++i) {
+        inputs << (i ? ", " : "") << "'" << layer.inputs()[i] << "' " << shape_str(in[i]);
+      }
+      throw Error(describe(layer) + ": " + e.what() + " [inputs: " + inputs.str() + "]");
+    }
+  }
+}
+
+void Graph::mark_gradients() {
+  for (Node* n : sorted_) {
+    if (is_input_layer(*n->layer)) {
+      n->needs_grad = options_.input_gradients;
+      continue;
+    }
+    n->needs_grad = !n->layer->params().empty();
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      if (n->layer->differentiable_input(static_cast<int>(i)) && n->inputs[i]->needs_grad) {
+        n->needs_grad = true;
+      }
+    }
+  }
+}
+
+void Graph::set_batch(int64_t batch) {
+  KILN_CHECK(built_, "set_batch: build() the graph first");
+  KILN_CHECK(batch > 0, "the batch size must be positive, got ", batch);
+  if (batch == batch_) return;
+  infer_shapes(batch);
+  for (Node* n : sorted_) {
+    n->value = Tensor(n->shape, device_);
+    n->grad = n->needs_grad ? Tensor(n->shape, device_) : Tensor();
+    n->scratch.clear();
+    for (Node* in : n->inputs) {
+      n->scratch.push_back(in->needs_grad && in->consumers > 1 ? Tensor(in->shape, device_)
+                                                               : Tensor());
+    }
+  }
+  batch_ = batch;
+}
+
+Tensor& Graph::input(const std::string& name) {
+  Node& n = node(name);
+  KILN_CHECK(is_input_layer(*n.layer), "'", name, "' is a ", n.layer->type(),
+             " layer, not an input; inputs are: ",
+             join_names(input_names(), [](auto& s) { return s; }));
+  KILN_CHECK(batch_ > 0, "input '", name, "': call set_batch() before filling inputs");
+  return n.value;
+}
+
+std::vector<std::string> Graph::input_names() const {
+  std::vector<std::string> names;
+  for (const auto& n : nodes_) {
+    if (is_input_layer(*n->layer)) names.push_back(n->layer->name());
+  }
+  return names;
+}
+
+void Graph::forward(const RunContext& ctx) {
+  KILN_CHECK(batch_ > 0, "forward: call set_batch() and fill the inputs first");
+  for (Node* n : sorted_) {
+    if (is_input_layer(*n->layer)) continue;
+    std::vector<const Tensor*> x;
+    for (Node* in : n->inputs) x.push_back(&in->value);
+    n->layer->forward(x, n->value, ctx);
+  }
+}
+
+void Graph::backward(const RunContext& ctx) {
+  const Layer& loss = loss_layer();
+  const auto it = std::find(order_.begin(), order_.end(), &loss);
+  for (Node* n : sorted_) n->grad_written = false;
+  Node& head = node(loss.name());
+  head.grad_written = true;  // d loss / d loss = 1, implied by the loss head
+  run_backward(static_cast<size_t>(it - order_.begin()), ctx);
+}
+
+void Graph::backward_from(const std::string& value, const Tensor& grad, const RunContext& ctx) {
+  Node& start = node(value);
+  KILN_CHECK(!is_loss_layer(*start.layer), "backward_from('", value,
+             "'): that is the loss head; use backward()");
+  KILN_CHECK(start.needs_grad, "backward_from('", value, "'): nothing before it has parameters",
+             " or needs a gradient");
+  KILN_CHECK(grad.shape() == start.shape, "backward_from('", value, "'): gradient shape ",
+             shape_str(grad.shape()), " differs from the value's shape ", shape_str(start.shape));
+  for (Node* n : sorted_) n->grad_written = false;
+  start.grad.copy_from(grad);
+  start.grad_written = true;
+  const auto it = std::find(sorted_.begin(), sorted_.end(), &start);
+  run_backward(static_cast<size_t>(it - sorted_.begin()), ctx);
+}
+
+void Graph::run_backward(size_t start, const RunContext& ctx) {
+  for (size_t k = start + 1; k-- > 0;) {
+    Node* n = sorted_[k];
+    if (is_input_layer(*n->layer)) continue;
+    if (!n->grad_written) {
+      // No gradient reaches this layer: its parameters get none either.
+      for (Param& p : n->layer->params()) ops::fill(p.grad, 0.0f);
+      continue;
+    }
+    std::vector<const Tensor*> x;
+    std::vector<Tensor*> dx;
+    std::vector<bool> direct;
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      Node* in = n->inputs[i];
+      x.push_back(&in->value);
+      const bool wanted = in->needs_grad && n->layer->differentiable_input(static_cast<int>(i));
+      const bool claimed = std::any_of(dx.begin(), dx.end(), [&](Tensor* d) { return d == &in->grad; });
+      const bool into_grad = wanted && !in->grad_written && !claimed;
+      direct.push_back(into_grad);
+      dx.push_back(!wanted ? nullptr : into_grad ? &in->grad : &n->scratch[i]);
+    }
+    n->layer->backward(x, n->value, n->grad, dx, ctx);
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      if (!dx[i]) continue;
+      Node* in = n->inputs[i];
+      if (!direct[i]) ops::add(in->grad, n->scratch[i], in->grad);
+      in->grad_written = true;
+    }
+  }
+}
+
+const Tensor& Graph::value(const std::string& name) const { return node(name).value; }
+
+const Tensor& Graph::gradient(const std::string& name) const {
+  const Node& n = node(name);
+  KILN_CHECK(n.needs_grad, "value '", name, "' has no gradient (it feeds no parameter",
+             is_input_layer(*n.layer) ? "; set GraphOptions::input_gradients" : "", ")");
+  return n.grad;
+}
+
+const Shape& Graph::shape(const std::string& name) const { return node(name).shape; }
+
+const Layer& Graph::loss_layer() const {
+  for (const auto& n : nodes_) {
+    if (is_loss_layer(*n->layer)) return *n->layer;
+  }
+  throw Error("the model has no loss head: add a softmax_cross_entropy layer with inputs "
+              "[logits, labels]");
+}
+
+std::vector<Param*> Graph::params() {
+  std::vector<Param*> out;
+  for (Node* n : sorted_) {
+    for (Param& p : n->layer->params()) out.push_back(&p);
+  }
+  return out;
+}
+
+Param& Graph::param(const std::string& name) {
+  for (Param* p : params()) {
+    if (p->name == name) return *p;
+  }
+  throw Error("the model has no parameter '" + name + "'; it has: " +
+              join_names(params(), [](Param* p) { return p->name; }));
+}
+
+RunContext Graph::context(bool training, uint64_t step) const {
+  RunContext ctx;
+  ctx.training = training;
+  ctx.step = step;
+  ctx.seed = options_.seed;
+  ctx.engine = options_.engine;
+  return ctx;
+}
+
+}  // namespace kiln::graph

@@ -1,0 +1,262 @@
+#include "kiln/graph/model_file.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "kiln/error.h"
+#include "kiln/graph/layers.h"
+
+namespace kiln::graph {
+
+namespace {
+
+// One layer entry of the file, with the context every message needs.
+struct Entry {
+  const YAML::Node& node;
+  std::string name, type, where;  // where: "file: layer 'x' (type)"
+
+  template <class T>
+  T get(const std::string& key, T fallback) const {
+    if (!node[key]) return fallback;
+    try {
+      return node[key].as<T>();
+    } catch (const YAML::Exception&) {
+      throw Error(where + ": '" + key + "' has a value of the wrong kind (line " +
+                  std::to_string(node[key].Mark().line + 1) + ")");
+    }
+  }
+  // An int or a list of `count` ints ([h, w] or [top, bottom, left, right]).
+  std::vector<int> ints(const std::string& key, std::vector<int> fallback) const {
+    if (!node[key]) return fallback;
+    if (node[key].IsScalar()) return {get<int>(key, 0)};
+    return get<std::vector<int>>(key, {});
+  }
+  std::pair<int, int> pair(const std::string& key, int fallback) const {
+    const std::vector<int> v = ints(key, {fallback});
+    KILN_CHECK(v.size() == 1 || v.size() == 2, where, ": '", key,
+               "' takes one value or [height, width], got ", v.size(), " values");
+    return {v[0], v.size() == 2 ? v[1] : v[0]};
+  }
+  Error error(const std::string& what) const { return Error(where + ": " + what); }
+};
+
+Initializer parse_init(const Entry& e, const std::string& key, Initializer fallback) {
+  if (!e.node[key]) return fallback;
+  const YAML::Node& n = e.node[key];
+  try {
+    if (n.IsScalar()) return Initializer{parse_init_kind(n.as<std::string>())};
+    Initializer init{parse_init_kind(n["type"].as<std::string>(""))};
+    if (init.kind == InitKind::constant) {
+      KILN_CHECK(n["value"], "a constant initialiser needs a value: {type: constant, value: 0}");
+      init.value = n["value"].as<float>();
+    }
+    return init;
+  } catch (const Error& err) {
+    throw e.error("'" + key + "': " + err.what());
+  } catch (const YAML::Exception&) {
+    throw e.error("'" + key + "' must be a name (he_normal) or {type: constant, value: 0}");
+  }
+}
+
+Conv2dConfig parse_conv2d(const Entry& e) {
+  Conv2dConfig c;
+  c.out_channels = e.get<int>("out_channels", 0);
+  if (c.out_channels <= 0) throw e.error("needs out_channels (a positive integer)");
+  std::tie(c.kernel_h, c.kernel_w) = e.pair("kernel", 0);
+  if (c.kernel_h <= 0 || c.kernel_w <= 0) throw e.error("needs a positive kernel");
+  std::tie(c.params.stride_h, c.params.stride_w) = e.pair("stride", 1);
+  std::tie(c.params.dilation_h, c.params.dilation_w) = e.pair("dilation", 1);
+  c.params.groups = e.get<int>("groups", 1);
+  c.bias = e.get<bool>("bias", true);
+  const YAML::Node& pad = e.node["padding"];
+  if (pad && pad.IsScalar() && (pad.as<std::string>() == "same" || pad.as<std::string>() == "valid")) {
+    c.same_padding = pad.as<std::string>() == "same";
+  } else {
+    const std::vector<int> p = e.ints("padding", {0});
+    if (p.size() == 1) {
+      c.params.pad_top = c.params.pad_bottom = c.params.pad_left = c.params.pad_right = p[0];
+    } else if (p.size() == 2) {
+      c.params.pad_top = c.params.pad_bottom = p[0];
+      c.params.pad_left = c.params.pad_right = p[1];
+    } else if (p.size() == 4) {
+      c.params.pad_top = p[0], c.params.pad_bottom = p[1];
+      c.params.pad_left = p[2], c.params.pad_right = p[3];
+    } else {
+      throw e.error("padding takes same, valid, one value, [h, w] or [top, bottom, left, right]");
+    }
+  }
+  c.weight_init = parse_init(e, "weight_init", c.weight_init);
+  c.bias_init = parse_init(e, "bias_init", c.bias_init);
+  return c;
+}
+
+Pool2dParams parse_pool(const Entry& e) {
+  Pool2dParams p;
+  std::tie(p.kernel_h, p.kernel_w) = e.pair("kernel", 0);
+  if (p.kernel_h <= 0 || p.kernel_w <= 0) throw e.error("needs a positive kernel");
+  std::tie(p.stride_h, p.stride_w) = e.pair("stride", 0);
+  if (p.stride_h == 0) std::tie(p.stride_h, p.stride_w) = std::make_pair(p.kernel_h, p.kernel_w);
+  std::tie(p.pad_h, p.pad_w) = e.pair("padding", 0);
+  return p;
+}
+
+LinearConfig parse_linear(const Entry& e) {
+  LinearConfig c;
+  c.out_features = e.get<int>("out_features", 0);
+  if (c.out_features <= 0) throw e.error("needs out_features (a positive integer)");
+  c.bias = e.get<bool>("bias", true);
+  c.weight_init = parse_init(e, "weight_init", c.weight_init);
+  c.bias_init = parse_init(e, "bias_init", c.bias_init);
+  return c;
+}
+
+using Factory = std::function<LayerPtr(const Entry&, const std::vector<std::string>&)>;
+
+struct LayerType {
+  std::set<std::string> keys;  // beyond name, type, input(s)
+  Factory make;
+};
+
+const std::map<std::string, LayerType>& layer_types() {
+  static const std::map<std::string, LayerType> types = [] {
+    std::map<std::string, LayerType> t;
+    auto activation = [](Activation a) {
+      return LayerType{{}, [a](const Entry& e, const auto& in) {
+                         return make_activation(e.name, in[0], a);
+                       }};
+    };
+    auto pool = [](PoolMode mode) {
+      return LayerType{{"kernel", "stride", "padding"}, [mode](const Entry& e, const auto& in) {
+                         return make_pool2d(e.name, in[0], mode, parse_pool(e));
+                       }};
+    };
+    t["input"] = {{"shape"}, [](const Entry& e, const auto&) {
+                    if (!e.node["shape"]) throw e.error("needs shape (per sample, e.g. [1, 28, 28], or [] for labels)");
+                    const auto dims = e.get<std::vector<int64_t>>("shape", {});
+                    return make_input(e.name, Shape(dims.begin(), dims.end()));
+                  }};
+    t["conv2d"] = {{"out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias",
+                    "weight_init", "bias_init"},
+                   [](const Entry& e, const auto& in) { return make_conv2d(e.name, in[0], parse_conv2d(e)); }};
+    t["max_pool2d"] = pool(PoolMode::max);
+    t["avg_pool2d"] = pool(PoolMode::avg);
+    t["linear"] = {{"out_features", "bias", "weight_init", "bias_init"},
+                   [](const Entry& e, const auto& in) { return make_linear(e.name, in[0], parse_linear(e)); }};
+    t["relu"] = activation(Activation::relu);
+    t["tanh"] = activation(Activation::tanh);
+    t["sigmoid"] = activation(Activation::sigmoid);
+    t["dropout"] = {{"p"}, [](const Entry& e, const auto& in) {
+                      return make_dropout(e.name, in[0], e.get<float>("p", 0.5f));
+                    }};
+    t["lrn"] = {{"size", "alpha", "beta", "k"}, [](const Entry& e, const auto& in) {
+                  LrnParams p;
+                  p.size = e.get<int>("size", p.size);
+                  p.alpha = e.get<float>("alpha", p.alpha);
+                  p.beta = e.get<float>("beta", p.beta);
+                  p.k = e.get<float>("k", p.k);
+                  return make_lrn(e.name, in[0], p);
+                }};
+    t["flatten"] = {{}, [](const Entry& e, const auto& in) { return make_flatten(e.name, in[0]); }};
+    t["add"] = {{}, [](const Entry& e, const auto& in) { return make_add(e.name, in); }};
+    t["softmax_cross_entropy"] = {{}, [](const Entry& e, const auto& in) {
+                                    if (in.size() != 2) {
+                                      throw e.error("needs inputs: [logits, labels]");
+                                    }
+                                    return make_softmax_cross_entropy(e.name, in[0], in[1]);
+                                  }};
+    return t;
+  }();
+  return types;
+}
+
+template <class Set>
+std::string list(const Set& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "(none)" : out;
+}
+
+std::vector<std::string> entry_inputs(const Entry& e, const std::string& previous) {
+  if (e.node["input"] && e.node["inputs"]) throw e.error("give either input or inputs, not both");
+  if (e.node["input"]) return {e.get<std::string>("input", "")};
+  if (e.node["inputs"]) return e.get<std::vector<std::string>>("inputs", {});
+  if (e.type == "input") return {};
+  if (previous.empty()) {
+    throw e.error("has no input: give input: NAME (no layer comes before it to default to)");
+  }
+  return {previous};
+}
+
+}  // namespace
+
+ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ": not valid YAML: " + e.what());
+  }
+  KILN_CHECK(root.IsMap() && root["layers"] && root["layers"].IsSequence(), source,
+             ": a model file is a map with a list 'layers' (and optionally 'name')");
+  ModelSpec spec{root["name"] ? root["name"].as<std::string>() : "model", source};
+  std::set<std::string> type_names;
+  for (const auto& [type, _] : layer_types()) type_names.insert(type);
+  std::string previous;
+  int index = 0;
+  for (const YAML::Node& node : root["layers"]) {
+    ++index;
+    const std::string line = std::to_string(node.Mark().line + 1);
+    KILN_CHECK(node.IsMap(), source, ":", line, ": layer #", index, " is not a map");
+    KILN_CHECK(node["name"], source, ":", line, ": layer #", index, " has no name");
+    const std::string name = node["name"].as<std::string>();
+    KILN_CHECK(node["type"], source, ":", line, ": layer '", name, "' has no type; types are: ",
+               list(type_names));
+    const std::string type = node["type"].as<std::string>();
+    const Entry e{node, name, type, source + ":" + line + ": layer '" + name + "' (" + type + ")"};
+    const auto it = layer_types().find(type);
+    if (it == layer_types().end()) {
+      throw Error(source + ":" + line + ": layer '" + name + "' has unknown type '" + type +
+                  "'; types are: " + list(type_names));
+    }
+    std::set<std::string> valid = it->second.keys;
+    valid.insert({"name", "type"});
+    if (type != "input") valid.insert({"input", "inputs"});
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      if (!valid.count(key)) throw e.error("unknown key '" + key + "'; valid keys: " + list(valid));
+    }
+    try {
+      graph.add(it->second.make(e, entry_inputs(e, previous)));
+    } catch (const Error& err) {
+      const std::string what = err.what();
+      if (what.rfind(e.where, 0) == 0) throw;
+      throw e.error(what);
+    }
+    previous = name;
+  }
+  return spec;
+}
+
+Graph load_model(const std::string& path, Device device, const GraphOptions& options,
+                 ModelSpec* spec) {
+  std::ifstream in(path);
+  KILN_CHECK(in, "cannot read model file '", path, "': check the path");
+  std::stringstream text;
+  text << in.rdbuf();
+  Graph graph(device, options);
+  ModelSpec s = add_model_yaml(graph, text.str(), path);
+  try {
+    graph.build();
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  if (spec) *spec = s;
+  return graph;
+}
+
+}  // namespace kiln::graph

@@ -1,0 +1,116 @@
+// Trainer: runs epochs of a graph with a softmax_cross_entropy loss head over a
+// data set that lives on the device. A step gathers its batch on the device,
+// runs forward, loss, backward and the optimiser, and adds the batch's loss and
+// correct count into device scalars; the host reads them only every log_every
+// steps and at the end of an epoch, never inside a step. After each epoch it
+// evaluates on the test set, appends one JSON object to RUN_DIR/metrics.jsonl and
+// writes the checkpoint (kiln/train/checkpoint.h). A non-finite loss or weight
+// stops training with an Error and leaves the last good checkpoint untouched.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kiln/graph/graph.h"
+#include "kiln/train/optimizer.h"
+#include "kiln/train/schedule.h"
+
+namespace kiln::train {
+
+// A data set on the device, in the shape of kiln::DeviceDataset.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t size() const = 0;
+  virtual void shuffle(uint64_t seed, int epoch) = 0;
+  virtual void unshuffle() = 0;
+  // images [B, ...] and labels [B] of positions [first, first + B) of the order.
+  virtual void gather(int64_t first, Tensor& images, Tensor& labels) const = 0;
+};
+
+// Adapts any type with DeviceDataset's members (size, shuffle, unshuffle, gather).
+template <class Dataset>
+class DatasetSource final : public BatchSource {
+ public:
+  explicit DatasetSource(Dataset& data) : data_(data) {}
+  int64_t size() const override { return data_.size(); }
+  void shuffle(uint64_t seed, int epoch) override { data_.shuffle(seed, epoch); }
+  void unshuffle() override { data_.unshuffle(); }
+  void gather(int64_t first, Tensor& images, Tensor& labels) const override {
+    data_.gather(first, images, labels);
+  }
+
+ private:
+  Dataset& data_;
+};
+
+struct TrainConfig {
+  int epochs = 10;
+  int64_t batch_size = 64;
+  uint64_t seed = 1;
+  int log_every = 100;  // steps between host reads of the metrics
+  OptimizerConfig optimizer;
+  Schedule schedule;
+  std::string run_dir;  // checkpoints and metrics.jsonl; empty: none written
+  std::map<std::string, std::string> metadata;  // stored with the weights
+  bool progress = true;  // the progress line on stderr
+};
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t images = 0;
+};
+
+struct EpochRecord {
+  int epoch = 0;  // 1-based, as printed
+  int64_t step = 0;
+  double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  double images_per_second = 0, seconds = 0;
+};
+
+// Mean loss and accuracy of `graph` (evaluation mode) over all of `data` in its
+// natural order; one host read at the end.
+EvalResult evaluate(graph::Graph& graph, BatchSource& data, int64_t batch_size);
+
+class Trainer {
+ public:
+  Trainer(graph::Graph& graph, const TrainConfig& config);
+
+  // Continues the run in `run_dir`: weights, optimiser state, epoch and step.
+  void resume(const std::string& run_dir);
+  // Trains the remaining epochs; `test` may be null (no evaluation).
+  std::vector<EpochRecord> fit(BatchSource& train, BatchSource* test);
+
+  // Called at every metrics read with the step count and the mean training loss
+  // of the steps since the previous read.
+  std::function<void(int64_t step, double loss)> on_log;
+  // Called after each epoch's checkpoint; returning false stops training there
+  // (as an interruption would).
+  std::function<bool(const EpochRecord&)> on_epoch;
+
+  Optimizer& optimizer() { return optimizer_; }
+  int64_t step() const { return step_; }
+  int epochs_done() const { return epochs_done_; }
+
+ private:
+  EpochRecord run_epoch(BatchSource& train, int epoch);
+  void log(int epoch, int64_t step_in_epoch, int64_t steps_per_epoch, double seconds,
+           int64_t images, bool final_line);
+  void check_finite_weights(int epoch);
+
+  graph::Graph& graph_;
+  TrainConfig config_;
+  Optimizer optimizer_;
+  std::string images_, labels_, logits_, loss_;
+  Tensor loss_sum_, correct_;  // device accumulators since the last read
+  double interval_loss_ = 0;   // host sums of the reads in this epoch
+  double epoch_loss_ = 0, epoch_correct_ = 0;
+  int64_t interval_images_ = 0, epoch_images_ = 0;
+  int64_t step_ = 0;
+  int epochs_done_ = 0;
+};
+
+}  // namespace kiln::train

@@ -5,4 +5,8 @@
 
 namespace kiln::cli {
 void add_devices_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+void add_time_command(CLI::App& app);
 }  // namespace kiln::cli

@@ -9,11 +9,15 @@ int main(int argc, char** argv) {
   CLI::App app{"kiln " KILN_VERSION ": a small CUDA deep learning runtime"};
   app.require_subcommand(1);
   kiln::cli::add_devices_command(app);
+  kiln::cli::add_train_command(app);
+  kiln::cli::add_eval_command(app);
+  kiln::cli::add_predict_command(app);
+  kiln::cli::add_time_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const kiln::Error& e) {
+  } catch (const std::exception& e) {  // kiln::Error and the standard library's
     std::cerr << "kiln: error: " << e.what() << "\n";
     return 1;
   }

@@ -208,7 +208,9 @@ void Graph::forward(const RunContext& ctx) {
     if (is_input_layer(*n->layer)) continue;
     std::vector<const Tensor*> x;
     for (Node* in : n->inputs) x.push_back(&in->value);
+    if (observer_) observer_->begin(*n->layer, false);
     n->layer->forward(x, n->value, ctx);
+    if (observer_) observer_->end(*n->layer, false);
   }
 }
 
@@ -257,6 +259,7 @@ void Graph::run_backward(size_t start, const RunContext& ctx) {
       direct.push_back(into_grad);
       dx.push_back(!wanted ? nullptr : into_grad ? &in->grad : &n->scratch[i]);
     }
+    if (observer_) observer_->begin(*n->layer, true);
     n->layer->backward(x, n->value, n->grad, dx, ctx);
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       if (!dx[i]) continue;
@@ -264,6 +267,7 @@ void Graph::run_backward(size_t start, const RunContext& ctx) {
       if (!direct[i]) ops::add(in->grad, n->scratch[i], in->grad);
       in->grad_written = true;
     }
+    if (observer_) observer_->end(*n->layer, true);
   }
 }
 

@@ -21,6 +21,14 @@ struct GraphOptions {
   bool input_gradients = false;
 };
 
+// Sees each layer's forward and backward begin and end (per-layer timing).
+class LayerObserver {
+ public:
+  virtual ~LayerObserver() = default;
+  virtual void begin(const Layer& layer, bool backward) = 0;
+  virtual void end(const Layer& layer, bool backward) = 0;
+};
+
 class Graph {
  public:
   Graph(Device device, GraphOptions options = {});
@@ -61,6 +69,8 @@ class Graph {
   Device device() const { return device_; }
   const GraphOptions& options() const { return options_; }
   RunContext context(bool training, uint64_t step) const;
+  // nullptr to stop observing. The observer must outlive its use.
+  void set_observer(LayerObserver* observer) { observer_ = observer; }
 
  private:
   struct Node;
@@ -79,6 +89,7 @@ class Graph {
   std::vector<Node*> sorted_;
   bool built_ = false;
   int64_t batch_ = 0;
+  LayerObserver* observer_ = nullptr;
 };
 
 }  // namespace kiln::graph

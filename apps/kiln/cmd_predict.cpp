@@ -1,0 +1,95 @@
+// `kiln predict MODEL.yaml --weights FILE --images IDX_FILE [--count N]`: class
+// probabilities of each image as JSON lines on stdout:
+//   {"index": 0, "class": 7, "probabilities": [p0, ..., p9]}
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "kiln/data/idx.h"
+#include "kiln/error.h"
+#include "kiln/graph/model_file.h"
+#include "kiln/train/checkpoint.h"
+#include "run_options.h"
+
+namespace kiln::cli {
+
+namespace {
+
+struct PredictOptions {
+  std::string model, weights, images;
+  int64_t count = -1;
+  DeviceOptions device;
+  int64_t batch_size = 256;
+  float mean = NAN, stddev = NAN;
+};
+
+// Softmax of one row in double (output formatting on the host, after the device work).
+std::vector<double> softmax(const float* logits, int64_t classes) {
+  const float top = *std::max_element(logits, logits + classes);
+  std::vector<double> p(classes);
+  double total = 0;
+  for (int64_t c = 0; c < classes; ++c) total += p[c] = std::exp(static_cast<double>(logits[c]) - top);
+  for (double& v : p) v /= total;
+  return p;
+}
+
+void run_predict(const PredictOptions& o) {
+  const Device device = resolve_device(o.device);
+  graph::GraphOptions graph_options;
+  graph_options.engine = parse_engine(o.device.engine);
+  graph::Graph graph = graph::load_model(o.model, device, graph_options);
+  const auto metadata = train::load_weights(o.weights, graph);
+  const Normalisation norm = std::isnan(o.mean) ? normalisation_from(metadata, o.weights)
+                                                : Normalisation{o.mean, o.stddev};
+  ImageDataset set;
+  set.images = read_idx_images(o.images);
+  KILN_CHECK(o.count <= set.images.count, "--count ", o.count, " but ", o.images, " holds ",
+             set.images.count, " images");
+  if (o.count >= 0) {
+    set.images.count = o.count;
+    set.images.pixels.resize(static_cast<size_t>(o.count) * set.images.rows * set.images.cols);
+  }
+  const graph::Layer& loss = graph.loss_layer();
+  const std::string logits = loss.inputs()[0], labels = loss.inputs()[1];
+  set.classes = static_cast<int>(graph.shape(logits).at(1));
+  set.labels.assign(set.images.count, 0);  // unused: predict reads only the logits
+  check_image_input(graph, set.images.rows, set.images.cols, o.model);
+  DeviceDataset data(set, device, norm.mean, norm.stddev);
+  const std::string images = image_input_name(graph);
+  const graph::RunContext ctx = graph.context(false, 0);
+  for (int64_t first = 0; first < data.size(); first += o.batch_size) {
+    const int64_t batch = std::min(o.batch_size, data.size() - first);
+    graph.set_batch(batch);
+    data.gather(first, graph.input(images), graph.input(labels));
+    graph.forward(ctx);
+    const std::vector<float> values = graph.value(logits).to_vector();
+    for (int64_t b = 0; b < batch; ++b) {
+      const std::vector<double> p = softmax(values.data() + b * set.classes, set.classes);
+      const auto best = std::max_element(p.begin(), p.end()) - p.begin();
+      std::cout << nlohmann::json{{"index", first + b}, {"class", best}, {"probabilities", p}}.dump()
+                << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto o = std::make_shared<PredictOptions>();
+  CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of IDX images as JSON lines");
+  cmd->add_option("model", o->model, "model file (YAML)")->required();
+  cmd->add_option("--weights", o->weights, "safetensors weights")->required();
+  cmd->add_option("--images", o->images, "IDX image file (plain or gzip)")
+      ->required();
+  cmd->add_option("--count", o->count, "only the first N images")->check(CLI::NonNegativeNumber);
+  add_device_options(cmd, o->device);
+  cmd->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str();
+  auto* mean = cmd->add_option("--mean", o->mean, "input mean (default: from the weights file)");
+  cmd->add_option("--stddev", o->stddev, "input standard deviation")->needs(mean);
+  mean->needs("--stddev");
+  cmd->callback([o] { run_predict(*o); });
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,124 @@
+// `kiln train MODEL.yaml --data DIR --out RUN_DIR`: trains a classifier on the IDX
+// splits in DIR, writing checkpoints and metrics.jsonl into RUN_DIR each epoch.
+#include <iostream>
+
+#include "commands.h"
+#include "kiln/error.h"
+#include "kiln/graph/model_file.h"
+#include "kiln/train/checkpoint.h"
+#include "run_options.h"
+
+namespace kiln::cli {
+
+namespace {
+
+struct TrainOptions {
+  std::string model, data, out, resume, init;
+  DeviceOptions device;
+  int epochs = 10;
+  int64_t batch_size = 64;
+  float lr = 0.01f;
+  std::string optimizer = "sgd", schedule = "constant";
+  float momentum = 0.9f, weight_decay = 5e-4f, beta1 = 0.9f, beta2 = 0.999f, clip_norm = 0;
+  int lr_step_epochs = 5;
+  float lr_gamma = 0.1f;
+  uint64_t seed = 1;
+  int log_every = 100;
+};
+
+void run_train(const TrainOptions& o, const CLI::App& cmd) {
+  KILN_CHECK(!o.out.empty() || !o.resume.empty(), "give --out RUN_DIR (or --resume RUN_DIR)");
+  KILN_CHECK(o.out.empty() || o.resume.empty() || o.out == o.resume,
+             "--out and --resume name different directories; a resumed run continues in place");
+  const std::string run_dir = o.resume.empty() ? o.out : o.resume;
+  uint64_t seed = o.seed;
+  if (!o.resume.empty()) {
+    const train::RunState state = train::read_run_state(o.resume);
+    KILN_CHECK(cmd.count("--seed") == 0 || state.seed == o.seed, "--seed ", o.seed,
+               " differs from the run's seed ", state.seed, "; leave --seed out to resume");
+    KILN_CHECK(state.epoch < o.epochs, run_dir, " already has ", state.epoch,
+               " epochs; pass --epochs N with N > ", state.epoch, " to train further");
+    seed = state.seed;
+  }
+  const Device device = resolve_device(o.device);
+  graph::GraphOptions graph_options;
+  graph_options.engine = parse_engine(o.device.engine);
+  graph_options.seed = seed;
+  graph::ModelSpec spec;
+  graph::Graph graph = graph::load_model(o.model, device, graph_options, &spec);
+  if (!o.init.empty()) train::load_weights(o.init, graph);
+
+  const ImageDataset train_split = load_image_split(o.data, "train");
+  const ImageDataset test_split = load_image_split(o.data, "test");
+  check_image_input(graph, train_split.images.rows, train_split.images.cols, o.model);
+  const Normalisation norm = pixel_statistics(train_split);
+  DeviceDataset train_data(train_split, device, norm.mean, norm.stddev);
+  DeviceDataset test_data(test_split, device, norm.mean, norm.stddev);
+
+  train::TrainConfig config;
+  config.epochs = o.epochs;
+  config.batch_size = o.batch_size;
+  config.seed = seed;
+  config.log_every = o.log_every;
+  config.optimizer.kind = train::parse_optimizer(o.optimizer);
+  config.optimizer.momentum = o.momentum;
+  config.optimizer.weight_decay = o.weight_decay;
+  config.optimizer.beta1 = o.beta1;
+  config.optimizer.beta2 = o.beta2;
+  config.optimizer.clip_norm = o.clip_norm;
+  config.schedule.kind = train::parse_schedule(o.schedule);
+  config.schedule.base_lr = o.lr;
+  config.schedule.step_epochs = o.lr_step_epochs;
+  config.schedule.gamma = o.lr_gamma;
+  config.run_dir = run_dir;
+  config.metadata = normalisation_metadata(norm);
+  config.metadata["kiln.model"] = spec.name;
+
+  train::Trainer trainer(graph, config);
+  if (!o.resume.empty()) trainer.resume(o.resume);
+  std::cerr << "kiln train: " << spec.name << " on " << device.str() << ", "
+            << train_data.size() << " training and " << test_data.size() << " test images, "
+            << graph.params().size() << " parameter tensors; epochs " << trainer.epochs_done() + 1
+            << ".." << o.epochs << " into " << run_dir << "\n";
+  train::DatasetSource<DeviceDataset> train_source(train_data), test_source(test_data);
+  trainer.fit(train_source, &test_source);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a model file on an IDX image data set");
+  cmd->add_option("model", o->model, "model file (YAML), e.g. models/lenet5.yaml")->required();
+  cmd->add_option("--data", o->data, "directory with {train,t10k}-{images,labels} IDX files")
+      ->required();
+  cmd->add_option("--out", o->out, "run directory: checkpoints and metrics.jsonl");
+  cmd->add_option("--resume", o->resume, "continue the run in this run directory");
+  cmd->add_option("--init", o->init, "start from the weights in this safetensors file");
+  add_device_options(cmd, o->device);
+  cmd->add_option("--epochs", o->epochs, "epochs in total")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "images per step")->capture_default_str();
+  cmd->add_option("--lr", o->lr, "base learning rate")->capture_default_str();
+  cmd->add_option("--optimizer", o->optimizer, "sgd or adam")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
+  cmd->add_option("--momentum", o->momentum, "sgd momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "L2 weight decay")->capture_default_str();
+  cmd->add_option("--beta1", o->beta1, "adam beta1")->capture_default_str();
+  cmd->add_option("--beta2", o->beta2, "adam beta2")->capture_default_str();
+  cmd->add_option("--lr-schedule", o->schedule, "constant, step or cosine")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}))
+      ->capture_default_str();
+  cmd->add_option("--lr-step-epochs", o->lr_step_epochs, "step schedule: epochs per decay")
+      ->capture_default_str();
+  cmd->add_option("--lr-gamma", o->lr_gamma, "step schedule: decay factor")->capture_default_str();
+  cmd->add_option("--clip-norm", o->clip_norm, "clip gradients to this global L2 norm (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "initialisation, data order and dropout")
+      ->capture_default_str();
+  cmd->add_option("--log-every", o->log_every, "steps between progress updates")
+      ->capture_default_str();
+  cmd->callback([o, cmd] { run_train(*o, *cmd); });
+}
+
+}  // namespace kiln::cli

@@ -96,20 +96,19 @@ class DropoutLayer final : public Layer {
   Shape output_shape(const std::vector<Shape>& in) const override { return in[0]; }
   void forward(const std::vector<const Tensor*>& x, Tensor& y, const RunContext& ctx) override {
     if (!ctx.training) return y.copy_from(*x[0]);
-    ops::dropout_forward(*x[0], y, p_, ctx.seed ^ salt_, offset(ctx, y));
+    ops::dropout_forward(*x[0], y, p_, ctx.seed ^ salt_, offset(ctx));
   }
   void backward(const std::vector<const Tensor*>&, const Tensor&, const Tensor& dy,
                 const std::vector<Tensor*>& dx, const RunContext& ctx) override {
     if (!dx[0]) return;
     if (!ctx.training) return dx[0]->copy_from(dy);
-    ops::dropout_backward(dy, *dx[0], p_, ctx.seed ^ salt_, offset(ctx, dy));
+    ops::dropout_backward(dy, *dx[0], p_, ctx.seed ^ salt_, offset(ctx));
   }
 
  private:
-  // Each step draws fresh Philox blocks: step * ceil(numel / 4) blocks per step.
-  static uint64_t offset(const RunContext& ctx, const Tensor& t) {
-    return ctx.step * static_cast<uint64_t>((t.numel() + 3) / 4);
-  }
+  // Each step draws its own range of Philox blocks: 2^32 blocks (2^34 elements)
+  // per step, far more than any activation holds, so steps never share numbers.
+  static uint64_t offset(const RunContext& ctx) { return ctx.step << 32; }
   float p_;
   uint64_t salt_;
 };

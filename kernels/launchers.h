@@ -2,6 +2,7 @@
 // includes this once per kernel build, with KILN_BACKEND naming the namespace.
 // Add a line here when adding a kernels/NAME.cu.
 #include "kernels/activation.h"
+#include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/matmul.h"
 #include "kernels/reduce.h"

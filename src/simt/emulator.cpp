@@ -236,8 +236,10 @@ class BlockRunner {
       TsanIgnore ignore;
       if (!block.error) block.error = std::current_exception();
     }
-    ignore_begin();  // for good: this fiber ends here
-    t.state = State::exited;
+    {
+      TsanIgnore ignore;
+      t.state = State::exited;
+    }
 #ifdef KILN_SIMT_TSAN
     __tsan_release(&block.end_sync);
     __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);

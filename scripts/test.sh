@@ -11,3 +11,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 echo "test: building in $build with $jobs jobs"
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
+
+# What each suite ran on: the emulator's schedule order and kernel counts.
+echo "test: emulator summary per suite"
+grep -E '^[0-9]+/[0-9]+ Test|^\[kiln\] simt emulator ran' "$build/Testing/Temporary/LastTest.log" |
+  grep -B1 '^\[kiln\]' | grep -v '^--$' || true

@@ -26,7 +26,6 @@
 extern "C" {
 void* __tsan_get_current_fiber(void);
 void* __tsan_create_fiber(unsigned flags);
-void __tsan_destroy_fiber(void* fiber);
 void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 void __tsan_acquire(void* addr);
 void __tsan_release(void* addr);
@@ -66,6 +65,18 @@ struct TsanIgnore {
   TsanIgnore(const TsanIgnore&) = delete;
   TsanIgnore& operator=(const TsanIgnore&) = delete;
 };
+
+#ifdef KILN_SIMT_TSAN
+// TSan fibers are costly to create (~0.7 ms each), so thread i of every block
+// reuses one. That orders thread i of a block after thread i of the previous
+// block, which block-after-block execution implies anyway. Never destroyed:
+// a TSan fiber is a TSan thread, and these live as long as the process.
+void* tsan_fiber(unsigned index) {
+  static std::vector<void*> fibers;  // guarded by launch_mutex()
+  while (fibers.size() <= index) fibers.push_back(__tsan_create_fiber(0));
+  return fibers[index];
+}
+#endif
 
 enum class State : std::uint8_t { runnable, block_wait, warp_wait, exited };
 
@@ -214,7 +225,7 @@ class BlockRunner {
       t.fiber = ctx::fiber(std::allocator_arg, detail::PooledStack{},
                            [block, &t](ctx::fiber&& scheduler) { return body(*block, t, std::move(scheduler)); });
 #ifdef KILN_SIMT_TSAN
-      t.tsan_fiber = __tsan_create_fiber(0);
+      t.tsan_fiber = tsan_fiber(i);
 #endif
     }
   }
@@ -236,8 +247,10 @@ class BlockRunner {
       TsanIgnore ignore;
       if (!block.error) block.error = std::current_exception();
     }
-    ignore_begin();  // for good: this fiber ends here
-    t.state = State::exited;
+    {
+      TsanIgnore ignore;
+      t.state = State::exited;
+    }
 #ifdef KILN_SIMT_TSAN
     __tsan_release(&block.end_sync);
     __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
@@ -272,10 +285,6 @@ class BlockRunner {
         t.fiber = ctx::fiber();  // unwinds the thread's stack (forced_unwind)
         g_thread = nullptr;
       }
-#ifdef KILN_SIMT_TSAN
-      if (t.tsan_fiber) __tsan_destroy_fiber(t.tsan_fiber);
-      t.tsan_fiber = nullptr;
-#endif
     }
 #ifdef KILN_SIMT_TSAN
     __tsan_acquire(&block_.end_sync);

@@ -3,6 +3,8 @@
 // cuDNN vs native on a GPU, and the error messages for shapes that do not fit.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <functional>
 #include <string>
 #include <tuple>
@@ -136,7 +138,8 @@ TEST_P(Conv2dTest, BackwardBiasMatchesReference) {
 std::vector<ConvParam> conv_params() {
   std::vector<ConvParam> params;
   for (const Device& device : test_devices()) {
-    for (ConvKernel kernel : {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
+    for (ConvKernel kernel :
+         {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
       if (device.is_cpu() && kernel != ConvKernel::automatic) continue;
       for (const ConvCase& c : conv_cases()) params.emplace_back(device, kernel, c);
     }
@@ -151,6 +154,25 @@ std::string conv_param_name(const testing::TestParamInfo<ConvParam>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, Conv2dTest, testing::ValuesIn(conv_params()), conv_param_name);
+
+// The CPU backward-filter chunks the batch independently of the thread count, so one
+// thread and several give bit-identical gradients.
+TEST(Conv2dCpuTest, BackwardFilterDoesNotDependOnThreadCount) {
+  const Device cpu = Device::cpu();
+  const Conv2dParams p = Conv2dParams::same(3, 3);
+  const Tensor x = random_tensor({37, 3, 9, 8}, cpu, 31);
+  const Tensor dy = random_tensor({37, 5, 9, 8}, cpu, 32);
+  const int threads = omp_get_max_threads();
+  std::vector<std::vector<float>> results;
+  for (int count : {1, 3}) {
+    omp_set_num_threads(count);
+    Tensor dw({5, 3, 3, 3}, cpu);
+    ops::conv2d_backward_filter(x, dy, dw, p);
+    results.push_back(dw.to_vector());
+  }
+  omp_set_num_threads(threads);
+  EXPECT_EQ(results[0], results[1]);
+}
 
 // ---- finite differences of the reference -----------------------------------------------
 // L = sum(y * dy) with y = conv(x, w) + bias. Central differences of the double

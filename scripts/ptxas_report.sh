@@ -20,7 +20,8 @@ for cu in kernels/*.cu; do
         if (match($0, /[0-9]+ bytes smem/)) smem = substr($0, RSTART, RLENGTH - 11)
         cmd = "c++filt " name; cmd | getline pretty; close(cmd)
         sub(/^void /, "", pretty)
-        sub(/^kiln::cuda_kernels::\(anonymous namespace\)::/, "", pretty)
+        gsub(/kiln::cuda_kernels::\(anonymous namespace\)::/, "", pretty)
+        gsub(/kiln::cuda_kernels::/, "", pretty)
         sub(/\(.*$/, "", pretty)
         printf "%-60s %5d %6d %6d %7d %6d\n", file ": " pretty, regs, spill_st, spill_ld, smem, stack
         if (spill_st + spill_ld > 0) bad = 1

@@ -12,6 +12,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "simt/shared_memory.h"
 #include "simt/simt.h"
 #include "simt/stacks.h"
 
@@ -123,12 +124,7 @@ thread_local Thread* g_thread = nullptr;
 
 std::atomic<std::uint64_t> g_launches{0}, g_blocks{0}, g_threads{0}, g_switches{0};
 
-// All static __shared__ arrays of the program: the section the __shared__ macro
-// names. Weak, so they are null when no kernel declares static shared memory.
-extern "C" char __start_kiln_shared[] __attribute__((weak));
-extern "C" char __stop_kiln_shared[] __attribute__((weak));
-
-// The static shared section is one per process, so blocks of all launches run one
+// Static shared memory is one per process, so blocks of all launches run one
 // at a time, whichever OS thread launches them.
 std::mutex& launch_mutex() {
   static std::mutex mutex;
@@ -535,6 +531,12 @@ Stats stats() {
 
 void* dynamic_shared_memory() { return dynamic_shared_buffer(); }
 
+SharedPoison shared_poison() {
+  std::lock_guard<std::mutex> lock(launch_mutex());
+  detail::update_static_shared();
+  return detail::static_shared_coverage();
+}
+
 void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void* context) {
   if (g_block) throw KernelError("a kernel cannot launch a kernel on the emulator");
   check_launch(grid, block_dim, smem);
@@ -544,6 +546,7 @@ void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void
   std::uint64_t rng = order.seed;
   const unsigned count = block_dim.x * block_dim.y * block_dim.z;
   unsigned char* dynamic_shared = dynamic_shared_buffer();
+  detail::update_static_shared();
   gridDim = grid;
   blockDim = block_dim;
   g_launches.fetch_add(1, std::memory_order_relaxed);
@@ -555,10 +558,7 @@ void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void
     for (unsigned y = 0; y < grid.y; ++y) {
       for (unsigned x = 0; x < grid.x; ++x) {
         blockIdx = uint3{x, y, z};
-        if (__start_kiln_shared) {
-          std::memset(__start_kiln_shared, 0xFF,
-                      static_cast<std::size_t>(__stop_kiln_shared - __start_kiln_shared));
-        }
+        detail::poison_static_shared();
         std::memset(dynamic_shared, 0xFF, smem);
         Block block;
         block.body = body;

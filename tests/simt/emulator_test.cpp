@@ -8,11 +8,28 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+// External linkage: g++ puts this template's statics in comdat .bss sections as
+// unique global symbols, where the anonymous namespace's would be local ones.
+namespace kiln_simt_test {
+template <int N>
+__global__ void template_read_before_write(unsigned* out) {
+  __shared__ unsigned dependent[N];
+  __shared__ unsigned fixed[8];
+  const unsigned t = threadIdx.x;
+  out[(blockIdx.x * blockDim.x + t) * 2] = dependent[t];
+  out[(blockIdx.x * blockDim.x + t) * 2 + 1] = fixed[t];
+  __syncthreads();
+  dependent[t] = t;  // must not leak into the next block or launch
+  fixed[t] = t;
+}
+}  // namespace kiln_simt_test
 
 namespace {
 
@@ -109,8 +126,6 @@ TEST(SimtDeadlock, WarpOpWaitingForABarrierThreadIsADeadlock) {
 }
 
 // ---- schedule orders ------------------------------------------------------------
-// Not templates: g++ 12 would not poison a function template's static shared array
-// (see simt.h), and a stale neighbour from the previous run could hide the race.
 __global__ void neighbour_read_synced(int* out) {
   __shared__ int slots[64];
   const unsigned t = threadIdx.x;
@@ -422,6 +437,47 @@ TEST(SimtSharedMemory, PoisonedAtEveryBlockStart) {
   std::vector<unsigned> out(3 * 16, 0);
   launch_kernel(read_before_write, dim3(3), dim3(8), 8 * sizeof(unsigned), out.data());
   for (unsigned i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], 0xffffffffu) << i;
+}
+
+template <class T, int N>
+__global__ void local_template_read_before_write(T* out) {
+  __shared__ T dependent[N];
+  __shared__ unsigned fixed[8];
+  const unsigned t = threadIdx.x;
+  out[(blockIdx.x * blockDim.x + t) * 2] = dependent[t];
+  out[(blockIdx.x * blockDim.x + t) * 2 + 1] = static_cast<T>(fixed[t] == 0xffffffffu);
+  __syncthreads();
+  dependent[t] = static_cast<T>(t);
+  fixed[t] = t;
+}
+
+// g++ 12 drops the section attribute in function templates; the emulator finds
+// these arrays by their ABI tag instead (see simt.h).
+TEST(SimtSharedMemory, FunctionTemplatesArePoisonedAtEveryBlockStart) {
+  for (int launch = 0; launch < 2; ++launch) {  // the second after the first wrote them
+    std::vector<unsigned> out(3 * 8 * 2, 0);
+    launch_kernel(kiln_simt_test::template_read_before_write<8>, dim3(3), dim3(8), 0,
+                  out.data());
+    for (unsigned i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], 0xffffffffu) << launch << " " << i;
+    std::vector<unsigned> wide(2 * 8 * 2, 0);
+    launch_kernel(kiln_simt_test::template_read_before_write<16>, dim3(2), dim3(8), 0,
+                  wide.data());
+    for (unsigned i = 0; i < wide.size(); ++i) EXPECT_EQ(wide[i], 0xffffffffu) << launch << " " << i;
+    std::vector<float> local(3 * 8 * 2, 0.0f);
+    launch_kernel(local_template_read_before_write<float, 8>, dim3(3), dim3(8), 0, local.data());
+    for (unsigned i = 0; i < local.size(); i += 2) {
+      EXPECT_TRUE(std::isnan(local[i])) << launch << " " << i;
+      EXPECT_EQ(local[i + 1], 1.0f) << launch << " " << i;
+    }
+  }
+}
+
+TEST(SimtSharedMemory, PoisonCoversEveryStaticArrayOfThisProgram) {
+  const kiln::simt::SharedPoison poison = kiln::simt::shared_poison();
+  EXPECT_TRUE(poison.unscanned.empty()) << poison.unscanned.front();
+  // The kiln_shared section, and apart from it in .bss the templates' arrays.
+  EXPECT_GE(poison.ranges, 2u);
+  EXPECT_GE(poison.bytes, (8 + 8 + 16 + 8 + 8) * sizeof(unsigned) + 8 * sizeof(float));
 }
 
 __global__ void nothing() {}

@@ -3,5 +3,6 @@
 // Add a line here when adding a kernels/NAME.cu.
 #include "kernels/activation.h"
 #include "kernels/elementwise.h"
+#include "kernels/gather_images.h"
 #include "kernels/matmul.h"
 #include "kernels/reduce.h"

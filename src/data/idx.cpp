@@ -42,8 +42,8 @@ IdxContents read_idx(const std::string& path, uint32_t expected_magic, int rank)
   if (gz) idx.bytes = data::gunzip(idx.bytes, path);
   const char* where = gz ? " of the decompressed data" : "";
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
-  KILN_CHECK(idx.bytes.size() >= header, path, ": truncated header: ", idx.bytes.size(),
-             " bytes, an IDX file of rank ", rank, " needs a ", header, "-byte header", kFix);
+  KILN_CHECK(idx.bytes.size() >= 4, path, ": truncated header: ", idx.bytes.size(),
+             " bytes, too short for the 4-byte magic", kFix);
   const uint32_t magic = read_be32(idx.bytes.data());
   if (magic != expected_magic) {
     char text[11];
@@ -52,6 +52,8 @@ IdxContents read_idx(const std::string& path, uint32_t expected_magic, int rank)
                                " (", describe_magic(magic), "); expected ",
                                describe_magic(expected_magic), kFix));
   }
+  KILN_CHECK(idx.bytes.size() >= header, path, ": truncated header: ", idx.bytes.size(),
+             " bytes, an IDX file of rank ", rank, " needs a ", header, "-byte header", kFix);
   uint64_t expected_data = 1;
   for (int d = 0; d < rank; ++d) {
     const std::size_t offset = 4 + 4 * static_cast<std::size_t>(d);

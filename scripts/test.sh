@@ -7,7 +7,12 @@ build=${1:-build}
 jobs=$(nproc)
 
 bash scripts/install_deps.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+mkdir -p "$build"
+if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1; then
+  cat "$build/configure.log" >&2
+  exit 1
+fi
+grep -E '^-- kiln' "$build/configure.log" || true
 echo "test: building in $build with $jobs jobs"
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"

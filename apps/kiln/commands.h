@@ -5,4 +5,5 @@
 
 namespace kiln::cli {
 void add_devices_command(CLI::App& app);
+void add_convert_mnist_command(CLI::App& app);
 }  // namespace kiln::cli

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kiln " KILN_VERSION ": a small CUDA deep learning runtime"};
   app.require_subcommand(1);
   kiln::cli::add_devices_command(app);
+  kiln::cli::add_convert_mnist_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,64 +8,34 @@
 #include <vector>
 
 #include "cuda/check.h"
+#include "cudnn/descriptors.h"
 #include "cuda/context.h"
 
 namespace kiln::cudnn {
 
 namespace {
 
-// RAII owners of cuDNN descriptors.
-class TensorDesc {
- public:
-  TensorDesc(int n, int c, int h, int w) {
-    KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc_));
-    KILN_CUDNN_CHECK(
-        cudnnSetTensor4dDescriptor(desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
-  }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(desc_); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-  cudnnTensorDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnTensorDescriptor_t desc_ = nullptr;
-};
-
-class FilterDesc {
+class FilterDesc : public Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor,
+                                     cudnnDestroyFilterDescriptor> {
  public:
   // Grouped convolutions describe each filter's own input channels (C / groups).
   explicit FilterDesc(const Conv2dGeometry& g) {
-    KILN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&desc_));
-    KILN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.k,
+    KILN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.k,
                                                 g.c / g.groups, g.r, g.s));
   }
-  ~FilterDesc() { cudnnDestroyFilterDescriptor(desc_); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
-  cudnnFilterDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnFilterDescriptor_t desc_ = nullptr;
 };
 
-class ConvDesc {
+class ConvDesc : public Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                                   cudnnDestroyConvolutionDescriptor> {
  public:
   explicit ConvDesc(const Conv2dGeometry& g) {
-    KILN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&desc_));
-    KILN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc_, g.pad_top, g.pad_left, g.stride_h,
+    KILN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(get(), g.pad_top, g.pad_left, g.stride_h,
                                                      g.stride_w, g.dilation_h, g.dilation_w,
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    KILN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(desc_, g.groups));
+    KILN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(get(), g.groups));
     // FMA only: no TF32 tensor-core rounding, so results compare tightly with kiln's.
-    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, CUDNN_FMA_MATH));
+    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(get(), CUDNN_FMA_MATH));
   }
-  ~ConvDesc() { cudnnDestroyConvolutionDescriptor(desc_); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-  cudnnConvolutionDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnConvolutionDescriptor_t desc_ = nullptr;
 };
 
 // Every descriptor one convolution call needs.

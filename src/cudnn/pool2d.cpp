@@ -7,51 +7,24 @@
 #include "cudnn/pool2d.h"
 
 #include "cuda/check.h"
+#include "cudnn/descriptors.h"
 #include "cuda/context.h"
 
 namespace kiln::cudnn {
 
 namespace {
 
-class TensorDesc {
- public:
-  explicit TensorDesc(const Tensor& t) {
-    KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc_));
-    const cudnnStatus_t status = cudnnSetTensor4dDescriptor(
-        desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, static_cast<int>(t.dim(0)),
-        static_cast<int>(t.dim(1)), static_cast<int>(t.dim(2)), static_cast<int>(t.dim(3)));
-    if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(desc_);
-    KILN_CUDNN_CHECK(status);
-  }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(desc_); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-  cudnnTensorDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnTensorDescriptor_t desc_ = nullptr;
-};
-
-class PoolingDesc {
+class PoolingDesc : public Descriptor<cudnnPoolingDescriptor_t, cudnnCreatePoolingDescriptor,
+                                      cudnnDestroyPoolingDescriptor> {
  public:
   PoolingDesc(PoolMode mode, const Pool2dParams& p) {
-    KILN_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&desc_));
     const cudnnPoolingMode_t cudnn_mode = mode == PoolMode::max
                                               ? CUDNN_POOLING_MAX_DETERMINISTIC
                                               : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
-    const cudnnStatus_t status =
-        cudnnSetPooling2dDescriptor(desc_, cudnn_mode, CUDNN_NOT_PROPAGATE_NAN, p.kernel_h,
-                                    p.kernel_w, p.pad_h, p.pad_w, p.stride_h, p.stride_w);
-    if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyPoolingDescriptor(desc_);
-    KILN_CUDNN_CHECK(status);
+    KILN_CUDNN_CHECK(cudnnSetPooling2dDescriptor(get(), cudnn_mode, CUDNN_NOT_PROPAGATE_NAN,
+                                                 p.kernel_h, p.kernel_w, p.pad_h, p.pad_w,
+                                                 p.stride_h, p.stride_w));
   }
-  ~PoolingDesc() { cudnnDestroyPoolingDescriptor(desc_); }
-  PoolingDesc(const PoolingDesc&) = delete;
-  PoolingDesc& operator=(const PoolingDesc&) = delete;
-  cudnnPoolingDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnPoolingDescriptor_t desc_ = nullptr;
 };
 
 }  // namespace

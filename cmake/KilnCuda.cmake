@@ -6,9 +6,10 @@ set_property(CACHE KILN_CUDA PROPERTY STRINGS AUTO ON OFF)
 
 set(KILN_HAVE_CUDA OFF)
 if(NOT KILN_CUDA STREQUAL "OFF")
-  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
-    # The toolkit's default location; CUDACXX or -DCMAKE_CUDA_COMPILER override it.
-    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  # nvcc is found on PATH, or through CUDACXX, -DCMAKE_CUDA_COMPILER or CUDA_HOME.
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND DEFINED ENV{CUDA_HOME}
+     AND EXISTS "$ENV{CUDA_HOME}/bin/nvcc")
+    set(CMAKE_CUDA_COMPILER "$ENV{CUDA_HOME}/bin/nvcc")
   endif()
   include(CheckLanguage)
   check_language(CUDA)

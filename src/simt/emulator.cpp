@@ -12,6 +12,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "simt/shared_memory.h"
 #include "simt/simt.h"
 #include "simt/stacks.h"
 
@@ -26,7 +27,6 @@
 extern "C" {
 void* __tsan_get_current_fiber(void);
 void* __tsan_create_fiber(unsigned flags);
-void __tsan_destroy_fiber(void* fiber);
 void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 void __tsan_acquire(void* addr);
 void __tsan_release(void* addr);
@@ -66,6 +66,18 @@ struct TsanIgnore {
   TsanIgnore(const TsanIgnore&) = delete;
   TsanIgnore& operator=(const TsanIgnore&) = delete;
 };
+
+#ifdef KILN_SIMT_TSAN
+// TSan fibers are costly to create (~0.7 ms each), so thread i of every block
+// reuses one. That orders thread i of a block after thread i of the previous
+// block, which block-after-block execution implies anyway. Never destroyed:
+// a TSan fiber is a TSan thread, and these live as long as the process.
+void* tsan_fiber(unsigned index) {
+  static std::vector<void*> fibers;  // guarded by launch_mutex()
+  while (fibers.size() <= index) fibers.push_back(__tsan_create_fiber(0));
+  return fibers[index];
+}
+#endif
 
 enum class State : std::uint8_t { runnable, block_wait, warp_wait, exited };
 
@@ -112,12 +124,7 @@ thread_local Thread* g_thread = nullptr;
 
 std::atomic<std::uint64_t> g_launches{0}, g_blocks{0}, g_threads{0}, g_switches{0};
 
-// All static __shared__ arrays of the program: the section the __shared__ macro
-// names. Weak, so they are null when no kernel declares static shared memory.
-extern "C" char __start_kiln_shared[] __attribute__((weak));
-extern "C" char __stop_kiln_shared[] __attribute__((weak));
-
-// The static shared section is one per process, so blocks of all launches run one
+// Static shared memory is one per process, so blocks of all launches run one
 // at a time, whichever OS thread launches them.
 std::mutex& launch_mutex() {
   static std::mutex mutex;
@@ -214,7 +221,7 @@ class BlockRunner {
       t.fiber = ctx::fiber(std::allocator_arg, detail::PooledStack{},
                            [block, &t](ctx::fiber&& scheduler) { return body(*block, t, std::move(scheduler)); });
 #ifdef KILN_SIMT_TSAN
-      t.tsan_fiber = __tsan_create_fiber(0);
+      t.tsan_fiber = tsan_fiber(i);
 #endif
     }
   }
@@ -236,8 +243,10 @@ class BlockRunner {
       TsanIgnore ignore;
       if (!block.error) block.error = std::current_exception();
     }
-    ignore_begin();  // for good: this fiber ends here
-    t.state = State::exited;
+    {
+      TsanIgnore ignore;
+      t.state = State::exited;
+    }
 #ifdef KILN_SIMT_TSAN
     __tsan_release(&block.end_sync);
     __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
@@ -272,10 +281,6 @@ class BlockRunner {
         t.fiber = ctx::fiber();  // unwinds the thread's stack (forced_unwind)
         g_thread = nullptr;
       }
-#ifdef KILN_SIMT_TSAN
-      if (t.tsan_fiber) __tsan_destroy_fiber(t.tsan_fiber);
-      t.tsan_fiber = nullptr;
-#endif
     }
 #ifdef KILN_SIMT_TSAN
     __tsan_acquire(&block_.end_sync);
@@ -526,6 +531,12 @@ Stats stats() {
 
 void* dynamic_shared_memory() { return dynamic_shared_buffer(); }
 
+SharedPoison shared_poison() {
+  std::lock_guard<std::mutex> lock(launch_mutex());
+  detail::update_static_shared();
+  return detail::static_shared_coverage();
+}
+
 void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void* context) {
   if (g_block) throw KernelError("a kernel cannot launch a kernel on the emulator");
   check_launch(grid, block_dim, smem);
@@ -535,6 +546,7 @@ void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void
   std::uint64_t rng = order.seed;
   const unsigned count = block_dim.x * block_dim.y * block_dim.z;
   unsigned char* dynamic_shared = dynamic_shared_buffer();
+  detail::update_static_shared();
   gridDim = grid;
   blockDim = block_dim;
   g_launches.fetch_add(1, std::memory_order_relaxed);
@@ -546,10 +558,7 @@ void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void
     for (unsigned y = 0; y < grid.y; ++y) {
       for (unsigned x = 0; x < grid.x; ++x) {
         blockIdx = uint3{x, y, z};
-        if (__start_kiln_shared) {
-          std::memset(__start_kiln_shared, 0xFF,
-                      static_cast<std::size_t>(__stop_kiln_shared - __start_kiln_shared));
-        }
+        detail::poison_static_shared();
         std::memset(dynamic_shared, 0xFF, smem);
         Block block;
         block.body = body;

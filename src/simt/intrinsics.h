@@ -62,7 +62,8 @@ inline T atomicAdd(T* address, T value) {
   if constexpr (std::is_integral_v<T>) {
     return __atomic_fetch_add(address, value, __ATOMIC_RELAXED);
   } else {
-    T old = __atomic_load_n(address, __ATOMIC_RELAXED);
+    T old;
+    __atomic_load(address, &old, __ATOMIC_RELAXED);  // _n forms take integers only
     T desired;
     do {
       desired = old + value;

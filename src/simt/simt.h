@@ -9,14 +9,18 @@
 //   - when every thread of the block waits at __syncthreads*, the barrier
 //     releases (call sites may differ; a thread that exited never arrives);
 //   - otherwise nothing can progress: a DeadlockError lists the call sites.
-// __shared__ variables are statics in one linker section, poisoned (0xFF bytes,
-// a NaN for floats) at every block start, as is dynamic shared memory. g++ 12
-// drops the section attribute of statics in function templates (they land in
-// .bss.<mangled name>), so templated kernels' static shared arrays are not
-// poisoned; and at -O0 g++ rejects (section type conflict) a translation unit
-// with __shared__ in both an inline (non-template) function and a non-inline
-// one. A shuffle from a lane outside the rendezvous returns all
-// one bits (a GPU returns an undefined value).
+// __shared__ variables are statics, poisoned (0xFF bytes, a NaN for floats) at
+// every block start, as is dynamic shared memory. They go to the kiln_shared
+// section, except in function templates, where g++ 12 drops the section attribute
+// (they land in .bss among ordinary statics). So __shared__ also gives each one
+// the ABI tag kiln_shared, which g++ keeps: it ends the mangled name
+// (...E5tilesB11kiln_shared); at the first launch, and again after a dlopen or
+// dlclose, the emulator reads the loaded objects' ELF symbol tables and
+// poisons every tagged array with the section (shared_poison() says what that
+// covers). In a stripped object only the section is poisoned. At -O0 g++ rejects
+// (section type conflict) a translation unit with __shared__ in both an inline
+// (non-template) function and a non-inline one. A shuffle from a lane outside
+// the rendezvous returns all one bits (a GPU returns an undefined value).
 // See docs/ARCHITECTURE.md, "The SIMT emulator".
 #pragma once
 
@@ -28,6 +32,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "kiln/error.h"
 
@@ -40,7 +45,7 @@
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
-#define __shared__ static __attribute__((section("kiln_shared")))
+#define __shared__ static __attribute__((section("kiln_shared"), abi_tag("kiln_shared")))
 
 struct uint3 {
   unsigned x, y, z;
@@ -120,6 +125,17 @@ void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t
 
 // Start of the current block's dynamic shared memory (16-byte aligned).
 void* dynamic_shared_memory();
+
+// The static __shared__ arrays that every block start poisons (see the top of
+// this file): all of them, unless `unscanned` names an object (the program, or
+// one with a kiln_shared section) without a symbol table, whose templated
+// kernels' arrays then go unpoisoned. Scans the loaded objects if no launch has.
+struct SharedPoison {
+  std::size_t ranges = 0;  // memsets per block start: arrays apart in memory
+  std::size_t bytes = 0;   // written per block start
+  std::vector<std::string> unscanned;
+};
+SharedPoison shared_poison();
 
 // ---- barriers and warp intrinsics (called through the CUDA names below) ---------
 struct CallSite {

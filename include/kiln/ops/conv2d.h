@@ -32,6 +32,20 @@ struct ConvOptions {
   bool deterministic = false;  // cudnn: restrict to deterministic algorithms
 };
 
+// Every size of one convolution, resolved and validated (plain ints so kernels take
+// it by value). c and k are totals; a group sees c/groups inputs and k/groups outputs.
+struct Conv2dGeometry {
+  int n, c, h, w;  // input x [n, c, h, w]
+  int k, r, s;     // filters w [k, c/groups, r, s]
+  int p, q;        // output y [n, k, p, q]
+  int stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dilation_h, dilation_w;
+  int groups;
+};
+
+// Throws a kiln::Error naming both shapes (and the parameter at fault) when x and w
+// cannot be convolved with `p`.
+Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& w, const Conv2dParams& p);
+
 // Output shape; throws a kiln::Error naming both shapes when they do not fit.
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p);
 

@@ -1,8 +1,9 @@
 // 2-D max and average pooling, NCHW, with padding and overlapping windows.
 // Max: padded positions never win; ties go to the first element in row-major
 // window order on every backend; backward is deterministic (no atomics).
-// Average: the padding convention is documented in docs/KERNELS.md and matched by
-// the cuDNN path.
+// Average: divides by the number of in-bounds elements of the window (padding is
+// excluded), as cuDNN's CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING. Output size:
+// floor((H + 2 pad - kernel) / stride) + 1, as cuDNN; pad < kernel. See docs/OPS.md.
 #pragma once
 
 #include "kiln/ops/engine.h"

@@ -1,0 +1,277 @@
+// kiln_bench: times the CNN ops (other than convolution) on LeNet-5 and
+// AlexNet-style layer shapes on every available device, and the same work done by
+// libtorch (CPU) when it was found at build time. Prints JSON: per op and device
+// the median time over the repeats (after warm-up runs), GFLOP/s and GB/s
+// (napkin-math counts of useful flops and of bytes each op must move), and the
+// kiln/libtorch time ratio.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/device.h"
+#include "kiln/ops/dropout.h"
+#include "kiln/ops/linear.h"
+#include "kiln/ops/lrn.h"
+#include "kiln/ops/pool2d.h"
+#include "kiln/ops/softmax_cross_entropy.h"
+#include "kiln/runtime.h"
+#include "kiln/tensor.h"
+
+#if KILN_HAVE_TORCH
+#include <torch/torch.h>
+#endif
+
+namespace {
+
+using kiln::Device;
+using kiln::Shape;
+using kiln::Tensor;
+
+// One benchmark case: its work counts and how to run it on a kiln device or in
+// libtorch. Each factory allocates the inputs once and returns the timed step.
+struct Case {
+  std::string name, shape;
+  double flops, bytes;
+  std::function<std::function<void()>(const Device&, kiln::Engine)> kiln;
+  std::function<std::function<void()>()> torch;  // empty without libtorch
+  bool has_cudnn = false;                         // also timed with engine cudnn on cuda
+};
+
+Tensor random(const Shape& shape, const Device& device) {
+  std::vector<float> v(kiln::numel_of(shape));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+  return Tensor::from_vector(v, shape, device);
+}
+
+double median_ms(const std::function<void()>& step, const Device* device, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) step();
+  if (device) kiln::rt::synchronize(*device);
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    if (device) kiln::rt::synchronize(*device);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+std::string shape_text(const Shape& s) { return kiln::shape_str(s); }
+
+Case pool_case(const std::string& name, kiln::PoolMode mode, Shape x_shape, int k, int s, bool backward) {
+  kiln::Pool2dParams p;
+  p.kernel_h = p.kernel_w = k;
+  p.stride_h = p.stride_w = s;
+  const Shape y_shape = kiln::pool2d_output_shape(x_shape, p);
+  const double in = static_cast<double>(kiln::numel_of(x_shape)), out = static_cast<double>(kiln::numel_of(y_shape));
+  Case c{name, shape_text(x_shape) + " k" + std::to_string(k) + " s" + std::to_string(s),
+         out * k * k, (backward ? 2 * in + 2 * out : in + out) * 4, {}, {}};
+  c.has_cudnn = true;
+  c.kiln = [=](const Device& d, kiln::Engine e) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random(x_shape, d));
+    auto y = std::make_shared<Tensor>(y_shape, d);
+    auto dy = std::make_shared<Tensor>(random(y_shape, d));
+    auto dx = std::make_shared<Tensor>(x_shape, d);
+    kiln::ops::pool2d_forward(mode, *x, *y, p, e);
+    if (backward) return [=] { kiln::ops::pool2d_backward(mode, *x, *y, *dy, *dx, p, e); };
+    return [=] { kiln::ops::pool2d_forward(mode, *x, *y, p, e); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    auto x = torch::rand(x_shape).mul_(2).sub_(1).requires_grad_(backward);
+    auto pool = [=](const torch::Tensor& t) {
+      return mode == kiln::PoolMode::max ? torch::max_pool2d(t, {k, k}, {s, s}) : torch::avg_pool2d(t, {k, k}, {s, s});
+    };
+    if (!backward) return [=] { torch::NoGradGuard no_grad; pool(x); };
+    auto y = pool(x);
+    auto dy = torch::rand_like(y);
+    return [=]() mutable { y.backward(dy, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
+Case linear_case(int batch, int in, int out, bool backward) {
+  const double b = batch, i = in, o = out;
+  Case c{backward ? "linear_backward" : "linear_forward",
+         std::to_string(batch) + "x" + std::to_string(in) + "->" + std::to_string(out),
+         (backward ? 4 : 2) * b * i * o, (b * i + o * i + b * o + o) * 4 * (backward ? 2 : 1), {}, {}};
+  c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random({batch, in}, d));
+    auto w = std::make_shared<Tensor>(random({out, in}, d));
+    auto bias = std::make_shared<Tensor>(random({out}, d));
+    auto y = std::make_shared<Tensor>(Shape{batch, out}, d);
+    auto dx = std::make_shared<Tensor>(Shape{batch, in}, d);
+    auto dw = std::make_shared<Tensor>(Shape{out, in}, d);
+    auto db = std::make_shared<Tensor>(Shape{out}, d);
+    if (backward) return [=] { kiln::ops::linear_backward(*x, *w, *y, dx.get(), *dw, db.get()); };
+    return [=] { kiln::ops::linear_forward(*x, *w, bias.get(), *y); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    auto x = torch::rand({batch, in}).requires_grad_(backward);
+    auto w = torch::rand({out, in}).requires_grad_(backward);
+    auto bias = torch::rand({out}).requires_grad_(backward);
+    if (!backward) return [=] { torch::NoGradGuard no_grad; torch::linear(x, w, bias); };
+    auto y = torch::linear(x, w, bias);
+    auto dy = torch::rand_like(y);
+    return [=]() mutable { y.backward(dy, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
+Case xent_case(int rows, int classes, bool backward) {
+  const double n = static_cast<double>(rows) * classes;
+  Case c{backward ? "softmax_xent_backward" : "softmax_xent_forward",
+         std::to_string(rows) + "x" + std::to_string(classes), (backward ? 2 : 5) * n,
+         (2 * n + rows) * 4, {}, {}};
+  c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
+    auto logits = std::make_shared<Tensor>(random({rows, classes}, d));
+    std::vector<float> labels(rows);
+    for (int r = 0; r < rows; ++r) labels[r] = static_cast<float>(r % classes);
+    auto lab = std::make_shared<Tensor>(Tensor::from_vector(labels, {rows}, d));
+    auto probs = std::make_shared<Tensor>(Shape{rows, classes}, d);
+    auto loss = std::make_shared<Tensor>(Shape{1}, d);
+    auto grad = std::make_shared<Tensor>(Shape{rows, classes}, d);
+    kiln::ops::softmax_cross_entropy_forward(*logits, *lab, *probs, *loss);
+    if (backward) return [=] { kiln::ops::softmax_cross_entropy_backward(*probs, *lab, *grad); };
+    return [=] { kiln::ops::softmax_cross_entropy_forward(*logits, *lab, *probs, *loss); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    auto logits = torch::rand({rows, classes}).requires_grad_(backward);
+    auto labels = torch::arange(rows, torch::kLong).remainder(classes);
+    if (!backward) return [=] { torch::NoGradGuard no_grad; torch::cross_entropy_loss(logits, labels); };
+    auto loss = torch::cross_entropy_loss(logits, labels);
+    return [=]() mutable { loss.backward({}, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
+Case lrn_case(Shape shape, bool backward) {
+  const double n = static_cast<double>(kiln::numel_of(shape));
+  const kiln::LrnParams p;
+  Case c{backward ? "lrn_backward" : "lrn_forward", shape_text(shape),
+         (backward ? 4.0 * p.size + 8 : 2.0 * p.size + 6) * n, (backward ? 5 : 3) * n * 4, {}, {}};
+  c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random(shape, d));
+    auto y = std::make_shared<Tensor>(shape, d);
+    auto scale = std::make_shared<Tensor>(shape, d);
+    auto dy = std::make_shared<Tensor>(random(shape, d));
+    auto dx = std::make_shared<Tensor>(shape, d);
+    kiln::ops::lrn_forward(*x, *y, *scale, p);
+    if (backward) return [=] { kiln::ops::lrn_backward(*x, *y, *scale, *dy, *dx, p); };
+    return [=] { kiln::ops::lrn_forward(*x, *y, *scale, p); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    namespace F = torch::nn::functional;
+    const auto opts = F::LocalResponseNormFuncOptions(p.size).alpha(p.alpha).beta(p.beta).k(p.k);
+    auto x = torch::rand(shape).requires_grad_(backward);
+    if (!backward) return [=] { torch::NoGradGuard no_grad; F::local_response_norm(x, opts); };
+    auto y = F::local_response_norm(x, opts);
+    auto dy = torch::rand_like(y);
+    return [=]() mutable { y.backward(dy, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
+Case dropout_case(Shape shape) {
+  const double n = static_cast<double>(kiln::numel_of(shape));
+  Case c{"dropout_forward", shape_text(shape) + " p0.5", n, 2 * n * 4, {}, {}};
+  c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random(shape, d));
+    auto y = std::make_shared<Tensor>(shape, d);
+    return [=] { kiln::ops::dropout_forward(*x, *y, 0.5f, 1234, 0); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    auto x = torch::rand(shape);
+    return [=] { torch::NoGradGuard no_grad; torch::dropout(x, 0.5, /*train=*/true); };
+  };
+#endif
+  return c;
+}
+
+std::vector<Case> cases(int alexnet_batch) {
+  std::vector<Case> all;
+  for (bool bwd : {false, true}) {
+    const std::string dir = bwd ? "_backward" : "_forward";
+    all.push_back(pool_case("max_pool2d" + dir, kiln::PoolMode::max, {64, 6, 28, 28}, 2, 2, bwd));
+    all.push_back(pool_case("avg_pool2d" + dir, kiln::PoolMode::avg, {64, 6, 28, 28}, 2, 2, bwd));
+    all.push_back(pool_case("max_pool2d" + dir, kiln::PoolMode::max, {alexnet_batch, 96, 55, 55}, 3, 2, bwd));
+    for (auto [in, out] : {std::pair{400, 120}, std::pair{120, 84}, std::pair{84, 10}}) {
+      all.push_back(linear_case(64, in, out, bwd));
+    }
+    all.push_back(xent_case(64, 10, bwd));
+    all.push_back(lrn_case({alexnet_batch, 96, 55, 55}, bwd));
+  }
+  all.push_back(dropout_case({64, 4096}));
+  return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kiln_bench: CNN op timings (JSON) on every device, with libtorch (CPU) as the peer"};
+  int repeats = 50, warmup = 3, simt_repeats = 1, alexnet_batch = 4;
+  bool skip_simt = false;
+  app.add_option("--repeats", repeats, "timed runs per op on cpu/cuda (median reported)")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "untimed runs before timing")->check(CLI::NonNegativeNumber);
+  app.add_option("--simt-repeats", simt_repeats, "timed runs per op on the emulator")->check(CLI::PositiveNumber);
+  app.add_option("--alexnet-batch", alexnet_batch, "batch of the AlexNet-style shapes")->check(CLI::PositiveNumber);
+  app.add_flag("--skip-simt", skip_simt, "do not time the emulator (slow: ~1 us per thread)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<Device> devices;
+  for (const Device& d : kiln::available_devices()) {
+    if (!(d.is_simt() && skip_simt)) devices.push_back(d);
+  }
+  nlohmann::json out;
+#if KILN_HAVE_TORCH
+  out["peer"] = {{"name", "libtorch"}, {"version", TORCH_VERSION}, {"device", "cpu"}, {"threads", torch::get_num_threads()}};
+#else
+  out["peer"] = {{"name", nullptr}, {"note", "built without libtorch: no peer timings"}};
+#endif
+  std::string why;
+  if (kiln::cuda_device_count(&why) == 0) out["cuda"] = "not available: " + why;
+  nlohmann::json results = nlohmann::json::array();
+  for (const Case& c : cases(alexnet_batch)) {
+    nlohmann::json entry{{"op", c.name}, {"shape", c.shape}, {"flops", c.flops}, {"bytes", c.bytes}};
+    double torch_ms = 0;
+#if KILN_HAVE_TORCH
+    torch_ms = median_ms(c.torch(), nullptr, warmup, repeats);
+    entry["libtorch"] = {{"ms", torch_ms}, {"gflops", c.flops / torch_ms / 1e6}, {"gbps", c.bytes / torch_ms / 1e6}};
+#endif
+    nlohmann::json runs = nlohmann::json::array();
+    for (const Device& d : devices) {
+      std::vector<kiln::Engine> engines{kiln::Engine::native};
+      if (d.is_cuda() && c.has_cudnn) engines.push_back(kiln::Engine::cudnn);
+      for (kiln::Engine e : engines) {
+        const int n = d.is_simt() ? simt_repeats : repeats;
+        const double ms = median_ms(c.kiln(d, e), &d, d.is_simt() ? 0 : warmup, n);
+        nlohmann::json run{{"device", d.str()}, {"engine", kiln::engine_name(e)}, {"ms", ms},
+                           {"repeats", n}, {"gflops", c.flops / ms / 1e6},
+                           {"gbps", c.bytes / ms / 1e6}};
+        if (torch_ms > 0) run["ratio_kiln_over_libtorch"] = ms / torch_ms;
+        runs.push_back(run);
+      }
+    }
+    entry["kiln"] = runs;
+    results.push_back(entry);
+  }
+  out["results"] = results;
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}

@@ -1,0 +1,336 @@
+// conv2d on every device and every kernel version against the double reference
+// (tests/reference/conv2d.h), finite-difference checks of the reference's gradients,
+// cuDNN vs native on a GPU, and the error messages for shapes that do not fit.
+#include <gtest/gtest.h>
+
+#include <omp.h>
+
+#include <functional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kiln/error.h"
+#include "kiln/ops/conv2d.h"
+#include "reference/conv2d.h"
+#include "support/op_test.h"
+
+namespace kiln::test {
+namespace {
+
+struct ConvCase {
+  std::string name;
+  Shape x, w;
+  Conv2dParams params;
+  bool bias;
+};
+
+Conv2dParams make_params(int stride_h, int stride_w, int top, int bottom, int left, int right,
+                         int dilation = 1, int groups = 1) {
+  Conv2dParams p;
+  p.stride_h = stride_h;
+  p.stride_w = stride_w;
+  p.pad_top = top;
+  p.pad_bottom = bottom;
+  p.pad_left = left;
+  p.pad_right = right;
+  p.dilation_h = p.dilation_w = dilation;
+  p.groups = groups;
+  return p;
+}
+
+// Small (the emulator runs ~1 us per thread switch) but awkward shapes. The last
+// three make ConvKernel::automatic pick the implicit GEMM for at least one pass
+// (wide_70_filters: two 64-row tiles; filter_split_k: backward-filter split over 4
+// depth slices); the others keep it on the direct kernels.
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"batch1_odd", {1, 3, 7, 5}, {4, 3, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
+      {"stride2x1_asym_pad", {2, 3, 9, 8}, {5, 3, 3, 2}, make_params(2, 1, 0, 2, 1, 0), true},
+      {"stride3_kernel5x4", {2, 2, 11, 10}, {3, 2, 5, 4}, make_params(3, 3, 1, 1, 1, 1), false},
+      {"pad_over_half_kernel", {1, 2, 5, 6}, {3, 2, 3, 3}, make_params(1, 1, 2, 2, 2, 2), true},
+      {"groups2", {2, 4, 6, 7}, {6, 2, 3, 3}, make_params(1, 1, 1, 1, 1, 1, 1, 2), true},
+      {"depthwise_stride2", {2, 5, 6, 5}, {5, 1, 3, 3}, make_params(2, 2, 1, 1, 1, 1, 1, 5),
+       false},
+      {"dilation2", {1, 3, 9, 9}, {4, 3, 3, 3}, make_params(1, 1, 2, 2, 2, 2, 2), true},
+      {"kernel1x1", {2, 8, 5, 3}, {7, 8, 1, 1}, make_params(1, 1, 0, 0, 0, 0), true},
+      {"same_even_kernel", {1, 2, 6, 7}, {3, 2, 4, 2}, Conv2dParams::same(4, 2), false},
+      {"wide_70_filters", {2, 20, 6, 5}, {70, 20, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
+      {"filter_split_k", {3, 4, 10, 10}, {6, 4, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
+      {"groups2_wide_stride2", {1, 36, 5, 5}, {34, 18, 2, 2},
+       make_params(2, 2, 0, 1, 0, 1, 1, 2), false},
+  };
+}
+
+const char* kernel_name(ConvKernel kernel) {
+  switch (kernel) {
+    case ConvKernel::automatic: return "automatic";
+    case ConvKernel::direct: return "direct";
+    case ConvKernel::implicit_gemm: return "implicit_gemm";
+  }
+  return "unknown";
+}
+
+// Each output sums at most a few hundred float products of values in [-1, 1]; float
+// rounding of such sums stays below ~1e-5.
+constexpr double kAtol = 1e-4, kRtol = 1e-4;
+
+using ConvParam = std::tuple<Device, ConvKernel, ConvCase>;
+
+class Conv2dTest : public testing::TestWithParam<ConvParam> {
+ protected:
+  const Device& device() const { return std::get<0>(GetParam()); }
+  ConvOptions options() const {
+    ConvOptions o;
+    o.kernel = std::get<1>(GetParam());
+    return o;
+  }
+  const ConvCase& conv() const { return std::get<2>(GetParam()); }
+  Conv2dGeometry geometry() const { return conv2d_geometry(conv().x, conv().w, conv().params); }
+  Shape y_shape() const { return conv2d_output_shape(conv().x, conv().w, conv().params); }
+};
+
+TEST_P(Conv2dTest, ForwardMatchesReference) {
+  const Conv2dGeometry g = geometry();
+  const Tensor x = random_tensor(conv().x, device(), 1);
+  const Tensor w = random_tensor(conv().w, device(), 2);
+  const Tensor bias = random_tensor({g.k}, device(), 3);
+  Tensor y(y_shape(), device());
+  ops::conv2d_forward(x, w, conv().bias ? &bias : nullptr, y, conv().params, options());
+  const std::vector<float> b = bias.to_vector();
+  const std::vector<double> expected =
+      reference::conv2d_forward(g, x.to_vector(), w.to_vector(), conv().bias ? &b : nullptr);
+  EXPECT_TRUE(all_close(y.to_vector(), expected, kAtol, kRtol));
+}
+
+TEST_P(Conv2dTest, BackwardDataMatchesReference) {
+  const Conv2dGeometry g = geometry();
+  const Tensor dy = random_tensor(y_shape(), device(), 4);
+  const Tensor w = random_tensor(conv().w, device(), 5);
+  Tensor dx(conv().x, device());
+  ops::conv2d_backward_data(dy, w, dx, conv().params, options());
+  const std::vector<double> expected =
+      reference::conv2d_backward_data(g, dy.to_vector(), w.to_vector());
+  EXPECT_TRUE(all_close(dx.to_vector(), expected, kAtol, kRtol));
+}
+
+TEST_P(Conv2dTest, BackwardFilterMatchesReference) {
+  const Conv2dGeometry g = geometry();
+  const Tensor x = random_tensor(conv().x, device(), 6);
+  const Tensor dy = random_tensor(y_shape(), device(), 7);
+  Tensor dw(conv().w, device());
+  ops::conv2d_backward_filter(x, dy, dw, conv().params, options());
+  const std::vector<double> expected =
+      reference::conv2d_backward_filter(g, x.to_vector(), dy.to_vector());
+  EXPECT_TRUE(all_close(dw.to_vector(), expected, kAtol, kRtol));
+}
+
+TEST_P(Conv2dTest, BackwardBiasMatchesReference) {
+  const Conv2dGeometry g = geometry();
+  const Tensor dy = random_tensor(y_shape(), device(), 8);
+  Tensor db({g.k}, device());
+  ops::conv2d_backward_bias(dy, db, options());
+  EXPECT_TRUE(all_close(db.to_vector(), reference::conv2d_backward_bias(g, dy.to_vector()), kAtol,
+                        kRtol));
+}
+
+// cpu has one implementation (im2col + sgemm); simt and cuda run every kernel version.
+std::vector<ConvParam> conv_params() {
+  std::vector<ConvParam> params;
+  for (const Device& device : test_devices()) {
+    for (ConvKernel kernel :
+         {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
+      if (device.is_cpu() && kernel != ConvKernel::automatic) continue;
+      for (const ConvCase& c : conv_cases()) params.emplace_back(device, kernel, c);
+    }
+  }
+  return params;
+}
+
+std::string conv_param_name(const testing::TestParamInfo<ConvParam>& info) {
+  const Device& device = std::get<0>(info.param);
+  const std::string version = device.is_cpu() ? "im2col" : kernel_name(std::get<1>(info.param));
+  return device_name(device) + "_" + version + "_" + std::get<2>(info.param).name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Conv2dTest, testing::ValuesIn(conv_params()), conv_param_name);
+
+// The CPU backward-filter chunks the batch independently of the thread count, so one
+// thread and several give bit-identical gradients.
+TEST(Conv2dCpuTest, BackwardFilterDoesNotDependOnThreadCount) {
+  const Device cpu = Device::cpu();
+  const Conv2dParams p = Conv2dParams::same(3, 3);
+  const Tensor x = random_tensor({37, 3, 9, 8}, cpu, 31);
+  const Tensor dy = random_tensor({37, 5, 9, 8}, cpu, 32);
+  const int threads = omp_get_max_threads();
+  std::vector<std::vector<float>> results;
+  for (int count : {1, 3}) {
+    omp_set_num_threads(count);
+    Tensor dw({5, 3, 3, 3}, cpu);
+    ops::conv2d_backward_filter(x, dy, dw, p);
+    results.push_back(dw.to_vector());
+  }
+  omp_set_num_threads(threads);
+  EXPECT_EQ(results[0], results[1]);
+}
+
+// ---- finite differences of the reference -----------------------------------------------
+// L = sum(y * dy) with y = conv(x, w) + bias. Central differences of the double
+// reference forward must match its analytic backward (L is linear in each argument,
+// so only rounding, ~1e-12, separates them); the devices' backward passes are
+// checked against that backward above.
+
+class Conv2dGradientTest : public testing::TestWithParam<ConvCase> {};
+
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// Central difference of loss_of() for up to 64 evenly spaced elements of `param`
+// (perturbed in place; each costs two reference forwards), compared with `analytic`.
+void expect_central_differences(std::vector<double>& param, const std::vector<double>& analytic,
+                                const std::function<double()>& loss_of, const char* what) {
+  constexpr double kStep = 1e-3, kTolerance = 1e-7;
+  ASSERT_EQ(param.size(), analytic.size());
+  const size_t step = param.size() / 64 + 1;
+  for (size_t i = 0; i < param.size(); i += step) {
+    const double saved = param[i];
+    param[i] = saved + kStep;
+    const double up = loss_of();
+    param[i] = saved - kStep;
+    const double down = loss_of();
+    param[i] = saved;
+    EXPECT_NEAR((up - down) / (2 * kStep), analytic[i], kTolerance) << what << " element " << i;
+  }
+}
+
+TEST_P(Conv2dGradientTest, ReferenceBackwardMatchesCentralDifferences) {
+  const ConvCase& c = GetParam();
+  const Conv2dGeometry g = conv2d_geometry(c.x, c.w, c.params);
+  std::vector<double> x = to_double(random_vector(numel_of(c.x), 11));
+  std::vector<double> w = to_double(random_vector(numel_of(c.w), 12));
+  std::vector<double> bias = to_double(random_vector(g.k, 13));
+  const std::vector<double> dy =
+      to_double(random_vector(static_cast<size_t>(g.n) * g.k * g.p * g.q, 14));
+  const std::function<double()> loss_of = [&] {
+    const std::vector<double> y = reference::conv2d_forward(g, x, w, &bias);
+    double sum = 0.0;
+    for (size_t i = 0; i < y.size(); ++i) sum += y[i] * dy[i];
+    return sum;
+  };
+  expect_central_differences(x, reference::conv2d_backward_data(g, dy, w), loss_of, "dx");
+  expect_central_differences(w, reference::conv2d_backward_filter(g, x, dy), loss_of, "dw");
+  expect_central_differences(bias, reference::conv2d_backward_bias(g, dy), loss_of, "db");
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, Conv2dGradientTest, testing::ValuesIn(conv_cases()),
+                         [](const testing::TestParamInfo<ConvCase>& info) {
+                           return "reference_" + info.param.name;
+                         });
+
+// ---- cuDNN vs native (GPU only) ---------------------------------------------------------
+
+TEST(Conv2dCudnnTest, MatchesNativeKernelsOnGpu) {
+  KILN_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  for (const ConvCase& c : conv_cases()) {
+    const Conv2dParams& p = c.params;
+    if (p.pad_top != p.pad_bottom || p.pad_left != p.pad_right) continue;  // legacy API
+    for (bool deterministic : {false, true}) {
+      SCOPED_TRACE(c.name + (deterministic ? " deterministic" : ""));
+      ConvOptions cudnn;
+      cudnn.engine = Engine::cudnn;
+      cudnn.deterministic = deterministic;
+      const ConvOptions native;
+      const Conv2dGeometry g = conv2d_geometry(c.x, c.w, p);
+      const Shape y_shape{g.n, g.k, g.p, g.q};
+      const Tensor x = random_tensor(c.x, gpu, 21), w = random_tensor(c.w, gpu, 22);
+      const Tensor bias = random_tensor({g.k}, gpu, 23), dy = random_tensor(y_shape, gpu, 24);
+      Tensor y_cudnn(y_shape, gpu), y_native(y_shape, gpu);
+      ops::conv2d_forward(x, w, &bias, y_cudnn, p, cudnn);
+      ops::conv2d_forward(x, w, &bias, y_native, p, native);
+      EXPECT_TRUE(all_close(y_cudnn.to_vector(), y_native.to_vector(), kAtol, kRtol));
+      Tensor dx_cudnn(c.x, gpu), dx_native(c.x, gpu);
+      ops::conv2d_backward_data(dy, w, dx_cudnn, p, cudnn);
+      ops::conv2d_backward_data(dy, w, dx_native, p, native);
+      EXPECT_TRUE(all_close(dx_cudnn.to_vector(), dx_native.to_vector(), kAtol, kRtol));
+      Tensor dw_cudnn(c.w, gpu), dw_native(c.w, gpu);
+      ops::conv2d_backward_filter(x, dy, dw_cudnn, p, cudnn);
+      ops::conv2d_backward_filter(x, dy, dw_native, p, native);
+      EXPECT_TRUE(all_close(dw_cudnn.to_vector(), dw_native.to_vector(), kAtol, kRtol));
+      Tensor db_cudnn({g.k}, gpu), db_native({g.k}, gpu);
+      ops::conv2d_backward_bias(dy, db_cudnn, cudnn);
+      ops::conv2d_backward_bias(dy, db_native, native);
+      EXPECT_TRUE(all_close(db_cudnn.to_vector(), db_native.to_vector(), kAtol, kRtol));
+    }
+  }
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Conv2dCudnnTest, RejectsAsymmetricPaddingOnGpu) {
+  KILN_REQUIRE_GPU();
+  const Device gpu = Device::cuda(0);
+  const Conv2dParams p = Conv2dParams::same(4, 4);
+  const Tensor x = random_tensor({1, 2, 6, 6}, gpu, 1), w = random_tensor({3, 2, 4, 4}, gpu, 2);
+  Tensor y(conv2d_output_shape(x.shape(), w.shape(), p), gpu);
+  ConvOptions cudnn;
+  cudnn.engine = Engine::cudnn;
+  const std::string message = error_of([&] { ops::conv2d_forward(x, w, nullptr, y, p, cudnn); });
+  EXPECT_NE(message.find("symmetric padding"), std::string::npos) << message;
+}
+
+// ---- errors -----------------------------------------------------------------------------
+
+TEST(Conv2dErrorTest, ChannelMismatchNamesBothShapes) {
+  const Device cpu = Device::cpu();
+  const Tensor x = Tensor::zeros({2, 3, 5, 5}, cpu), w = Tensor::zeros({4, 2, 3, 3}, cpu);
+  Tensor y = Tensor::zeros({2, 4, 3, 3}, cpu);
+  const std::string message = error_of([&] { ops::conv2d_forward(x, w, nullptr, y, {}); });
+  EXPECT_NE(message.find("[2, 3, 5, 5]"), std::string::npos) << message;
+  EXPECT_NE(message.find("[4, 2, 3, 3]"), std::string::npos) << message;
+}
+
+TEST(Conv2dErrorTest, WrongOutputAndBiasShapesAreNamed) {
+  const Device cpu = Device::cpu();
+  const Tensor x = Tensor::zeros({2, 3, 5, 5}, cpu), w = Tensor::zeros({4, 3, 3, 3}, cpu);
+  Tensor y = Tensor::zeros({2, 4, 5, 5}, cpu);
+  std::string message = error_of([&] { ops::conv2d_forward(x, w, nullptr, y, {}); });
+  EXPECT_NE(message.find("[2, 4, 5, 5]"), std::string::npos) << message;
+  EXPECT_NE(message.find("[2, 4, 3, 3]"), std::string::npos) << message;
+  Tensor y_ok = Tensor::zeros({2, 4, 3, 3}, cpu);
+  const Tensor bias = Tensor::zeros({3}, cpu);
+  message = error_of([&] { ops::conv2d_forward(x, w, &bias, y_ok, {}); });
+  EXPECT_NE(message.find("bias has shape [3]"), std::string::npos) << message;
+  Tensor dx = Tensor::zeros({2, 3, 5, 5}, cpu);
+  message = error_of([&] { ops::conv2d_backward_data(y, w, dx, {}); });
+  EXPECT_NE(message.find("dy has shape [2, 4, 5, 5]"), std::string::npos) << message;
+}
+
+TEST(Conv2dErrorTest, GroupsAndKernelSizeAreChecked) {
+  const Shape x{1, 6, 4, 4};
+  Conv2dParams groups4;
+  groups4.groups = 4;
+  std::string message = error_of([&] { conv2d_geometry(x, {8, 2, 3, 3}, groups4); });
+  EXPECT_NE(message.find("divide by groups 4"), std::string::npos) << message;
+  message = error_of([&] { conv2d_geometry(x, {8, 6, 5, 5}, {}); });
+  EXPECT_NE(message.find("kernel spans 5x5"), std::string::npos) << message;
+}
+
+TEST(Conv2dErrorTest, CudnnEngineIsRefusedOffGpu) {
+  const Device cpu = Device::cpu();
+  const Tensor x = Tensor::zeros({1, 1, 3, 3}, cpu), w = Tensor::zeros({1, 1, 3, 3}, cpu);
+  Tensor y = Tensor::zeros({1, 1, 1, 1}, cpu);
+  ConvOptions cudnn;
+  cudnn.engine = Engine::cudnn;
+  const std::string message = error_of([&] { ops::conv2d_forward(x, w, nullptr, y, {}, cudnn); });
+  EXPECT_NE(message.find("engine cudnn runs only on a cuda device"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace kiln::test

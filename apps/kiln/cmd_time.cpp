@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "kiln/error.h"
+#include "kiln/graph/layers.h"
 #include "kiln/graph/model_file.h"
 #include "kiln/ops/elementwise.h"
 #include "kiln/runtime.h"
@@ -111,6 +112,7 @@ void run_time(const TimeOptions& o) {
   std::printf("%-16s %-22s %12s %12s\n", "layer", "type", "forward ms", "backward ms");
   double forward = 0, backward = 0;
   for (const graph::Layer* layer : graph.order()) {
+    if (graph::is_input_layer(*layer)) continue;
     const double f = timer.forward_ms(*layer) / o.iterations;
     const double b = timer.backward_ms(*layer) / o.iterations;
     forward += f, backward += b;

@@ -109,13 +109,16 @@ void Trainer::log(int epoch, int64_t step_in_epoch, int64_t steps_per_epoch, dou
   const double interval_loss = interval_images_ > 0 ? loss_sum / interval_images_ : 0.0;
   if (!std::isfinite(loss_sum)) {
     std::ostringstream why;
-    why << "training diverged: the training loss is " << loss_sum << " at step " << step_
+    why << "training diverged: the training loss is " << (std::isnan(loss_sum) ? "NaN" : "infinite")
+        << " at step " << step_
         << " (epoch " << epoch << "; metrics are read every " << config_.log_every
         << " steps, so it went bad after step " << step_ - interval_images_ / config_.batch_size
         << "). ";
-    if (!config_.run_dir.empty()) {
+    if (!config_.run_dir.empty() && epochs_done_ > 0) {
       why << "The last good checkpoint in " << config_.run_dir << " (epoch " << epochs_done_
           << ") was left untouched. ";
+    } else if (!config_.run_dir.empty()) {
+      why << "No checkpoint was written. ";
     }
     why << "Try a lower --lr (it is " << config_.schedule.base_lr
         << "), gradient clipping (--clip-norm 1), or --log-every 1 to see the first bad step.";

@@ -206,7 +206,9 @@ ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::
   ModelSpec spec{root["name"] ? root["name"].as<std::string>() : "model", source};
   std::set<std::string> type_names;
   for (const auto& [type, _] : layer_types()) type_names.insert(type);
-  std::string previous;
+  // A layer without input/inputs reads the latest non-input layer listed before
+  // it, or, before any, the first input layer (so [data, label, conv1] feeds data).
+  std::string previous, first_input;
   int index = 0;
   for (const YAML::Node& node : root["layers"]) {
     ++index;
@@ -231,13 +233,14 @@ ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::
       if (!valid.count(key)) throw e.error("unknown key '" + key + "'; valid keys: " + list(valid));
     }
     try {
-      graph.add(it->second.make(e, entry_inputs(e, previous)));
+      graph.add(it->second.make(e, entry_inputs(e, previous.empty() ? first_input : previous)));
     } catch (const Error& err) {
       const std::string what = err.what();
       if (what.rfind(e.where, 0) == 0) throw;
       throw e.error(what);
     }
-    previous = name;
+    if (type != "input") previous = name;
+    if (type == "input" && first_input.empty()) first_input = name;
   }
   return spec;
 }

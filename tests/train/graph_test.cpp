@@ -72,6 +72,18 @@ layers:
   EXPECT_EQ(g.value("act").shape(), (Shape{4, 2, 3, 5}));
 }
 
+TEST(ModelFile, DefaultInputIsTheLatestLayerElseTheFirstInput) {
+  Graph g = from_yaml(R"(
+layers:
+  - {name: x, type: input, shape: [3]}
+  - {name: y, type: input, shape: []}
+  - {name: a, type: relu}
+  - {name: b, type: tanh}
+)");
+  EXPECT_EQ(g.order()[2]->inputs(), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(g.order()[3]->inputs(), (std::vector<std::string>{"a"}));
+}
+
 TEST(GraphShapes, MismatchNamesTheLayerAndBothShapes) {
   const std::string e = error_of([] {
     from_yaml(R"(

@@ -6,7 +6,8 @@
 //     - {name: label, type: input, shape: []}
 //     - name: conv1
 //       type: conv2d
-//       input: data            # default: the layer listed just before
+//       input: data            # default: the latest non-input layer listed before
+//                              # it, else the first input layer
 //       out_channels: 6
 //       kernel: 5              # or [kh, kw]
 //       stride: 1              # or [sh, sw]

@@ -1,11 +1,11 @@
-// kiln_bench: times the CNN ops (other than convolution) on LeNet-5 and
-// AlexNet-style layer shapes on every available device, and the same work done by
+// kiln_bench: times the CNN ops on LeNet-5 and AlexNet-style layer shapes on every available device, and the same work done by
 // libtorch (CPU) when it was found at build time. Prints JSON: per op and device
 // the median time over the repeats (after warm-up runs), GFLOP/s and GB/s
 // (napkin-math counts of useful flops and of bytes each op must move), and the
 // kiln/libtorch time ratio.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "kiln/device.h"
+#include "kiln/ops/activation.h"
+#include "kiln/ops/conv2d.h"
 #include "kiln/ops/dropout.h"
 #include "kiln/ops/linear.h"
 #include "kiln/ops/lrn.h"
@@ -37,11 +39,16 @@ using kiln::Tensor;
 // One benchmark case: its work counts and how to run it on a kiln device or in
 // libtorch. Each factory allocates the inputs once and returns the timed step.
 struct Case {
+  Case(std::string name_, std::string shape_, double flops_, double bytes_)
+      : name(std::move(name_)), shape(std::move(shape_)), flops(flops_), bytes(bytes_) {}
   std::string name, shape;
   double flops, bytes;
   std::function<std::function<void()>(const Device&, kiln::Engine)> kiln;
   std::function<std::function<void()>()> torch;  // empty without libtorch
   bool has_cudnn = false;                         // also timed with engine cudnn on cuda
+  // conv2d only: native kernel versions timed on cuda (automatic alone elsewhere).
+  std::vector<kiln::ConvKernel> cuda_kernels;
+  std::function<std::function<void()>(const Device&, kiln::ConvKernel)> kiln_conv;
 };
 
 Tensor random(const Shape& shape, const Device& device) {
@@ -73,7 +80,7 @@ Case pool_case(const std::string& name, kiln::PoolMode mode, Shape x_shape, int 
   const Shape y_shape = kiln::pool2d_output_shape(x_shape, p);
   const double in = static_cast<double>(kiln::numel_of(x_shape)), out = static_cast<double>(kiln::numel_of(y_shape));
   Case c{name, shape_text(x_shape) + " k" + std::to_string(k) + " s" + std::to_string(s),
-         out * k * k, (backward ? 2 * in + 2 * out : in + out) * 4, {}, {}};
+         out * k * k, (backward ? 2 * in + 2 * out : in + out) * 4};
   c.has_cudnn = true;
   c.kiln = [=](const Device& d, kiln::Engine e) -> std::function<void()> {
     auto x = std::make_shared<Tensor>(random(x_shape, d));
@@ -103,7 +110,7 @@ Case linear_case(int batch, int in, int out, bool backward) {
   const double b = batch, i = in, o = out;
   Case c{backward ? "linear_backward" : "linear_forward",
          std::to_string(batch) + "x" + std::to_string(in) + "->" + std::to_string(out),
-         (backward ? 4 : 2) * b * i * o, (b * i + o * i + b * o + o) * 4 * (backward ? 2 : 1), {}, {}};
+         (backward ? 4 : 2) * b * i * o, (b * i + o * i + b * o + o) * 4 * (backward ? 2 : 1)};
   c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
     auto x = std::make_shared<Tensor>(random({batch, in}, d));
     auto w = std::make_shared<Tensor>(random({out, in}, d));
@@ -133,7 +140,7 @@ Case xent_case(int rows, int classes, bool backward) {
   const double n = static_cast<double>(rows) * classes;
   Case c{backward ? "softmax_xent_backward" : "softmax_xent_forward",
          std::to_string(rows) + "x" + std::to_string(classes), (backward ? 2 : 5) * n,
-         (2 * n + rows) * 4, {}, {}};
+         (2 * n + rows) * 4};
   c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
     auto logits = std::make_shared<Tensor>(random({rows, classes}, d));
     std::vector<float> labels(rows);
@@ -162,7 +169,7 @@ Case lrn_case(Shape shape, bool backward) {
   const double n = static_cast<double>(kiln::numel_of(shape));
   const kiln::LrnParams p;
   Case c{backward ? "lrn_backward" : "lrn_forward", shape_text(shape),
-         (backward ? 4.0 * p.size + 8 : 2.0 * p.size + 6) * n, (backward ? 5 : 3) * n * 4, {}, {}};
+         (backward ? 4.0 * p.size + 8 : 2.0 * p.size + 6) * n, (backward ? 5 : 3) * n * 4};
   c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
     auto x = std::make_shared<Tensor>(random(shape, d));
     auto y = std::make_shared<Tensor>(shape, d);
@@ -189,7 +196,7 @@ Case lrn_case(Shape shape, bool backward) {
 
 Case dropout_case(Shape shape) {
   const double n = static_cast<double>(kiln::numel_of(shape));
-  Case c{"dropout_forward", shape_text(shape) + " p0.5", n, 2 * n * 4, {}, {}};
+  Case c{"dropout_forward", shape_text(shape) + " p0.5", n, 2 * n * 4};
   c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
     auto x = std::make_shared<Tensor>(random(shape, d));
     auto y = std::make_shared<Tensor>(shape, d);
@@ -204,8 +211,125 @@ Case dropout_case(Shape shape) {
   return c;
 }
 
+enum class ConvPass { forward, backward_data, backward_filter };
+
+const char* conv_kernel_name(kiln::ConvKernel k) {
+  switch (k) {
+    case kiln::ConvKernel::direct: return "direct";
+    case kiln::ConvKernel::implicit_gemm: return "implicit_gemm";
+    case kiln::ConvKernel::automatic: break;
+  }
+  return "automatic";
+}
+
+// One conv2d pass of a named layer. FLOPs 2*N*K*P*Q*(C/G)*R*S for every pass.
+Case conv_case(const std::string& layer, Shape x_shape, Shape w_shape, int pad, int groups,
+               ConvPass pass) {
+  kiln::Conv2dParams p;
+  p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = pad;
+  p.groups = groups;
+  const kiln::Conv2dGeometry g = kiln::conv2d_geometry(x_shape, w_shape, p);
+  const Shape y_shape{g.n, g.k, g.p, g.q};
+  const double flops = 2.0 * g.n * g.k * g.p * g.q * (g.c / groups) * g.r * g.s;
+  const double bytes = 4.0 * (kiln::numel_of(x_shape) + kiln::numel_of(w_shape) + kiln::numel_of(y_shape));
+  const char* pass_name = pass == ConvPass::forward ? "conv2d_forward"
+                          : pass == ConvPass::backward_data ? "conv2d_backward_data"
+                                                            : "conv2d_backward_filter";
+  Case c{pass_name, layer + " x" + shape_text(x_shape) + " w" + shape_text(w_shape) + " pad" +
+                        std::to_string(pad) + " g" + std::to_string(groups),
+         flops, bytes};
+  c.has_cudnn = true;
+  c.cuda_kernels = {kiln::ConvKernel::direct, kiln::ConvKernel::implicit_gemm};
+  c.kiln_conv = [=](const Device& d, kiln::ConvKernel kernel) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random(x_shape, d));
+    auto w = std::make_shared<Tensor>(random(w_shape, d));
+    auto y = std::make_shared<Tensor>(random(y_shape, d));
+    auto dx = std::make_shared<Tensor>(x_shape, d);
+    auto dw = std::make_shared<Tensor>(w_shape, d);
+    return [=] {
+      kiln::ConvOptions o;
+      o.kernel = kernel;
+      if (pass == ConvPass::forward) kiln::ops::conv2d_forward(*x, *w, nullptr, *y, p, o);
+      if (pass == ConvPass::backward_data) kiln::ops::conv2d_backward_data(*y, *w, *dx, p, o);
+      if (pass == ConvPass::backward_filter) kiln::ops::conv2d_backward_filter(*x, *y, *dw, p, o);
+    };
+  };
+  c.kiln = [=](const Device& d, kiln::Engine e) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random(x_shape, d));
+    auto w = std::make_shared<Tensor>(random(w_shape, d));
+    auto y = std::make_shared<Tensor>(random(y_shape, d));
+    auto dx = std::make_shared<Tensor>(x_shape, d);
+    auto dw = std::make_shared<Tensor>(w_shape, d);
+    kiln::ConvOptions o;
+    o.engine = e;
+    if (pass == ConvPass::forward) return [=] { kiln::ops::conv2d_forward(*x, *w, nullptr, *y, p, o); };
+    if (pass == ConvPass::backward_data) return [=] { kiln::ops::conv2d_backward_data(*y, *w, *dx, p, o); };
+    return [=] { kiln::ops::conv2d_backward_filter(*x, *y, *dw, p, o); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    // Only the input whose gradient this pass computes requires grad, so autograd's
+    // convolution backward computes just that one.
+    auto x = torch::rand(x_shape).requires_grad_(pass == ConvPass::backward_data);
+    auto w = torch::rand(w_shape).requires_grad_(pass == ConvPass::backward_filter);
+    const auto conv = [=] { return torch::conv2d(x, w, {}, 1, pad, 1, groups); };
+    if (pass == ConvPass::forward) return [=] { torch::NoGradGuard no_grad; conv(); };
+    auto y = conv();
+    auto dy = torch::rand_like(y);
+    return [=]() mutable { y.backward(dy, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
+Case relu_case(Shape shape, bool backward) {
+  const double n = static_cast<double>(kiln::numel_of(shape));
+  Case c{backward ? "relu_backward" : "relu_forward", shape_text(shape), n,
+         (backward ? 3 : 2) * n * 4};
+  c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
+    auto x = std::make_shared<Tensor>(random(shape, d));
+    auto y = std::make_shared<Tensor>(shape, d);
+    auto dx = std::make_shared<Tensor>(shape, d);
+    kiln::ops::activation_forward(kiln::Activation::relu, *x, *y);
+    if (backward) return [=] { kiln::ops::activation_backward(kiln::Activation::relu, *y, *x, *dx); };
+    return [=] { kiln::ops::activation_forward(kiln::Activation::relu, *x, *y); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    auto x = torch::rand(shape).sub_(0.5).requires_grad_(backward);
+    if (!backward) return [=] { torch::NoGradGuard no_grad; torch::relu(x); };
+    auto y = torch::relu(x);
+    auto dy = torch::rand_like(y);
+    return [=]() mutable { y.backward(dy, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
 std::vector<Case> cases(int alexnet_batch) {
   std::vector<Case> all;
+  const int64_t a = alexnet_batch;
+  struct ConvLayer {
+    std::string name;
+    Shape x, w;
+    int pad, groups;
+  };
+  // docs/KERNELS.md, "Layer shapes to benchmark".
+  const std::vector<ConvLayer> conv_layers{
+      {"lenet5.conv1", {64, 1, 28, 28}, {6, 1, 5, 5}, 2, 1},
+      {"lenet5.conv2", {64, 6, 14, 14}, {16, 6, 5, 5}, 0, 1},
+      {"alexnet.conv1", {a, 1, 28, 28}, {64, 1, 3, 3}, 1, 1},
+      {"alexnet.conv2", {a, 64, 13, 13}, {128, 32, 3, 3}, 1, 2},
+      {"alexnet.conv3", {a, 128, 6, 6}, {192, 128, 3, 3}, 1, 1},
+      {"alexnet.conv4", {a, 192, 6, 6}, {192, 96, 3, 3}, 1, 2},
+      {"alexnet.conv5", {a, 192, 6, 6}, {128, 96, 3, 3}, 1, 2},
+  };
+  for (const ConvLayer& l : conv_layers) {
+    for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+      all.push_back(conv_case(l.name, l.x, l.w, l.pad, l.groups, pass));
+    }
+  }
+  for (bool bwd : {false, true}) all.push_back(relu_case({64, 6, 28, 28}, bwd));
   for (bool bwd : {false, true}) {
     const std::string dir = bwd ? "_backward" : "_forward";
     all.push_back(pool_case("max_pool2d" + dir, kiln::PoolMode::max, {64, 6, 28, 28}, 2, 2, bwd));
@@ -225,20 +349,27 @@ std::vector<Case> cases(int alexnet_batch) {
 
 int main(int argc, char** argv) {
   CLI::App app{"kiln_bench: CNN op timings (JSON) on every device, with libtorch (CPU) as the peer"};
-  int repeats = 50, warmup = 3, simt_repeats = 1, alexnet_batch = 4;
+  int repeats = 50, warmup = 3, simt_repeats = 1, alexnet_batch = 16;
   bool skip_simt = false;
   app.add_option("--repeats", repeats, "timed runs per op on cpu/cuda (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed runs before timing")->check(CLI::NonNegativeNumber);
   app.add_option("--simt-repeats", simt_repeats, "timed runs per op on the emulator")->check(CLI::PositiveNumber);
   app.add_option("--alexnet-batch", alexnet_batch, "batch of the AlexNet-style shapes")->check(CLI::PositiveNumber);
   app.add_flag("--skip-simt", skip_simt, "do not time the emulator (slow: ~1 us per thread)");
+  std::string only;
+  app.add_option("--only", only, "time only ops whose name contains this text");
   CLI11_PARSE(app, argc, argv);
+#if KILN_HAVE_TORCH
+  // Same thread count as kiln's OpenMP loops, so the ratio compares like with like.
+  torch::set_num_threads(omp_get_max_threads());
+#endif
 
   std::vector<Device> devices;
   for (const Device& d : kiln::available_devices()) {
     if (!(d.is_simt() && skip_simt)) devices.push_back(d);
   }
   nlohmann::json out;
+  out["kiln_cpu_threads"] = omp_get_max_threads();
 #if KILN_HAVE_TORCH
   out["peer"] = {{"name", "libtorch"}, {"version", TORCH_VERSION}, {"device", "cpu"}, {"threads", torch::get_num_threads()}};
 #else
@@ -248,6 +379,8 @@ int main(int argc, char** argv) {
   if (kiln::cuda_device_count(&why) == 0) out["cuda"] = "not available: " + why;
   nlohmann::json results = nlohmann::json::array();
   for (const Case& c : cases(alexnet_batch)) {
+    if (!only.empty() && c.name.find(only) == std::string::npos) continue;
+    std::cerr << "kiln_bench: " << c.name << " " << c.shape << "\n";
     nlohmann::json entry{{"op", c.name}, {"shape", c.shape}, {"flops", c.flops}, {"bytes", c.bytes}};
     double torch_ms = 0;
 #if KILN_HAVE_TORCH
@@ -263,6 +396,15 @@ int main(int argc, char** argv) {
         const double ms = median_ms(c.kiln(d, e), &d, d.is_simt() ? 0 : warmup, n);
         nlohmann::json run{{"device", d.str()}, {"engine", kiln::engine_name(e)}, {"ms", ms},
                            {"repeats", n}, {"gflops", c.flops / ms / 1e6},
+                           {"gbps", c.bytes / ms / 1e6}};
+        if (torch_ms > 0) run["ratio_kiln_over_libtorch"] = ms / torch_ms;
+        runs.push_back(run);
+      }
+      if (!d.is_cuda() || !c.kiln_conv) continue;
+      for (kiln::ConvKernel k : c.cuda_kernels) {  // each native version, timed on the GPU
+        const double ms = median_ms(c.kiln_conv(d, k), &d, warmup, repeats);
+        nlohmann::json run{{"device", d.str()}, {"engine", "native"}, {"kernel", conv_kernel_name(k)},
+                           {"ms", ms}, {"repeats", repeats}, {"gflops", c.flops / ms / 1e6},
                            {"gbps", c.bytes / ms / 1e6}};
         if (torch_ms > 0) run["ratio_kiln_over_libtorch"] = ms / torch_ms;
         runs.push_back(run);

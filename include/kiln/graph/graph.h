@@ -62,7 +62,7 @@ class Graph {
 
   const std::vector<Layer*>& order() const { return order_; }
   std::vector<std::string> input_names() const;
-  // The loss head's name and its logits/labels input names; throws without one.
+  // The loss head (its inputs are [logits, labels]); throws when there is none.
   const Layer& loss_layer() const;
   std::vector<Param*> params();
   Param& param(const std::string& name);

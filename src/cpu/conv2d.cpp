@@ -24,6 +24,7 @@ namespace {
 constexpr int64_t kScratchBytesPerThread = int64_t{4} << 20;
 // Backward-filter sums at most this many per-chunk partial gradients.
 constexpr int kMaxFilterChunks = 16;
+constexpr int64_t kMinFilterColumns = 256;
 
 // Sizes of the per-group GEMMs: [kg x crs] * [crs x pq] per sample.
 struct GroupSizes {
@@ -209,11 +210,12 @@ void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float
   const GroupSizes s = group_sizes(g);
   const int64_t dw_size = s.w_group * g.groups;
   // The batch is cut into chunks by shape alone (never by thread count), each summed in
-  // order into its own partial, and the partials are summed in order. Few chunks when
-  // dW is large next to the work, so adding the partials stays cheap.
-  const int64_t multiply_adds = static_cast<int64_t>(g.n) * g.groups * s.w_group * s.pq;
+  // order into its own partial, and the partials are summed in order. Each chunk's
+  // GEMMs reduce over at least kMinFilterColumns output positions: shorter reductions
+  // run OpenBLAS inefficiently and make adding the partials cost more than the GEMMs.
+  const int64_t columns = static_cast<int64_t>(g.n) * s.pq;
   const int chunks = static_cast<int>(
-      std::clamp<int64_t>(multiply_adds / (dw_size * 64), 1, std::min(g.n, kMaxFilterChunks)));
+      std::clamp<int64_t>(columns / kMinFilterColumns, 1, std::min(g.n, kMaxFilterChunks)));
   std::vector<float> partial(static_cast<size_t>(chunks) * dw_size);
   SerialBlas serial;
 #pragma omp parallel

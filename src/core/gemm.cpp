@@ -1,9 +1,8 @@
 #include "kiln/gemm.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 
+#include "cpu/blas.h"
 #include "kiln/error.h"
 #include "kiln/runtime.h"
 
@@ -30,8 +29,6 @@ void check_gemm_args(Transpose trans_a, Transpose trans_b, int m, int n, int k, 
   KILN_CHECK(ldc >= std::max(1, m), "gemm: ldc=", ldc, " < m (", m, ")");
 }
 
-CBLAS_TRANSPOSE cblas_op(Transpose t) { return t == Transpose::no ? CblasNoTrans : CblasTrans; }
-
 }  // namespace
 
 void gemm(const Device& device, Transpose trans_a, Transpose trans_b, int m, int n, int k,
@@ -48,8 +45,8 @@ void gemm(const Device& device, Transpose trans_a, Transpose trans_b, int m, int
     require_available(device);
 #endif
   }
-  cblas_sgemm(CblasColMajor, cblas_op(trans_a), cblas_op(trans_b), m, n, k, alpha, a, lda, b,
-              ldb, beta, c, ldc);
+  // OpenBLAS single-threaded, sliced over OpenMP threads: the policy in src/cpu/blas.h.
+  cpu::gemm_parallel(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm_row_major(const Device& device, Transpose trans_a, Transpose trans_b, int m, int n,

@@ -1,5 +1,9 @@
 // One OpenMP task per (n, c) plane. Backward scatters each window's gradient into
-// its plane; a plane belongs to one thread, so the sums are deterministic.
+// its plane; a plane belongs to one thread, so the sums are deterministic. Max
+// backward recomputes each window's winner (first maximum in row-major order, strict
+// >, as the forward and kernels/pool2d.cu) instead of storing indices. The common
+// 2x2 and 3x3 kernels are compiled with constant window sizes so windows that lie
+// wholly inside the plane are fully unrolled.
 #include "cpu/pool2d.h"
 
 #include <algorithm>
@@ -10,26 +14,100 @@ namespace kiln::cpu {
 
 namespace {
 
-struct Window {
-  int h0, h1, w0, w1;
-  int count() const { return (h1 - h0) * (w1 - w0); }
+struct Plane {
+  int h, w, oh, ow;
 };
 
-Window window_of(const Pool2dParams& p, int h, int w, int oy, int ox) {
-  const int hs = oy * p.stride_h - p.pad_h, ws = ox * p.stride_w - p.pad_w;
-  return Window{std::max(hs, 0), std::min(hs + p.kernel_h, h), std::max(ws, 0),
-                std::min(ws + p.kernel_w, w)};
-}
-
-// Index in the plane of the window's first maximum (row-major order, strict >).
-int first_maximum(const float* plane, int w, const Window& win) {
-  int best = win.h0 * w + win.w0;
-  for (int hh = win.h0; hh < win.h1; ++hh) {
-    for (int ww = win.w0; ww < win.w1; ++ww) {
-      if (plane[hh * w + ww] > plane[best]) best = hh * w + ww;
+// Calls visit(oy, ox, first, rows, cols, full) for each output: its window starts at
+// plane index `first` and spans rows x cols after clipping; `full` when unclipped.
+template <int KH, int KW, typename Visit>
+void for_each_window(const Plane& pl, const Pool2dParams& p, Visit visit) {
+  const int kh = KH ? KH : p.kernel_h, kw = KW ? KW : p.kernel_w;
+  for (int oy = 0; oy < pl.oh; ++oy) {
+    const int hs = oy * p.stride_h - p.pad_h;
+    const int h0 = std::max(hs, 0), h1 = std::min(hs + kh, pl.h);
+    for (int ox = 0; ox < pl.ow; ++ox) {
+      const int ws = ox * p.stride_w - p.pad_w;
+      const int w0 = std::max(ws, 0), w1 = std::min(ws + kw, pl.w);
+      const bool full = h1 - h0 == kh && w1 - w0 == kw;
+      visit(oy * pl.ow + ox, h0 * pl.w + w0, h1 - h0, w1 - w0, full);
     }
   }
+}
+
+// Plane index of the window's first maximum (row-major order, strict >).
+template <int KH, int KW>
+inline int first_maximum(const float* in, int w, int first, int rows, int cols, bool full) {
+  int best = first;
+  float best_value = in[first];
+  if (KH && KW && full) {
+    for (int i = 0; i < KH; ++i)
+      for (int j = 0; j < KW; ++j) {
+        const int at = first + i * w + j;
+        if (in[at] > best_value) best_value = in[at], best = at;
+      }
+    return best;
+  }
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      const int at = first + i * w + j;
+      if (in[at] > best_value) best_value = in[at], best = at;
+    }
   return best;
+}
+
+template <int KH, int KW>
+void forward_plane(int mode, const float* in, float* out, const Plane& pl, const Pool2dParams& p) {
+  for_each_window<KH, KW>(pl, p, [&](int o, int first, int rows, int cols, bool full) {
+    if (mode == 0) {
+      out[o] = in[first_maximum<KH, KW>(in, pl.w, first, rows, cols, full)];
+      return;
+    }
+    float sum = 0.0f;
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j) sum += in[first + i * pl.w + j];
+    out[o] = sum / static_cast<float>(rows * cols);
+  });
+}
+
+template <int KH, int KW>
+void backward_plane(int mode, const float* in, const float* grad_out, float* grad_in,
+                    const Plane& pl, const Pool2dParams& p) {
+  std::memset(grad_in, 0, sizeof(float) * pl.h * pl.w);
+  for_each_window<KH, KW>(pl, p, [&](int o, int first, int rows, int cols, bool full) {
+    if (mode == 0) {
+      grad_in[first_maximum<KH, KW>(in, pl.w, first, rows, cols, full)] += grad_out[o];
+      return;
+    }
+    const float share = grad_out[o] / static_cast<float>(rows * cols);
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j) grad_in[first + i * pl.w + j] += share;
+  });
+}
+
+template <int KH, int KW>
+void forward_planes(int mode, const float* x, float* y, int64_t planes, const Plane& pl,
+                    const Pool2dParams& p) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < planes; ++i) {
+    forward_plane<KH, KW>(mode, x + i * pl.h * pl.w, y + i * pl.oh * pl.ow, pl, p);
+  }
+}
+
+template <int KH, int KW>
+void backward_planes(int mode, const float* x, const float* dy, float* dx, int64_t planes,
+                     const Plane& pl, const Pool2dParams& p) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < planes; ++i) {
+    const int64_t in = i * pl.h * pl.w, out = i * pl.oh * pl.ow;
+    backward_plane<KH, KW>(mode, x + in, dy + out, dx + in, pl, p);
+  }
+}
+
+// 2x2 and 3x3 windows get constant sizes; others are read at run time (0).
+int constant_kernel(const Pool2dParams& p) {
+  const bool square = p.kernel_h == p.kernel_w;
+  return square && (p.kernel_h == 2 || p.kernel_h == 3) ? p.kernel_h : 0;
 }
 
 }  // namespace
@@ -37,50 +115,22 @@ int first_maximum(const float* plane, int w, const Window& win) {
 void pool2d_forward(int mode, const float* x, float* y, int n, int c, int h, int w, int oh,
                     int ow, const Pool2dParams& p) {
   const int64_t planes = static_cast<int64_t>(n) * c;
-#pragma omp parallel for
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* in = x + pl * h * w;
-    float* out = y + pl * oh * ow;
-    for (int oy = 0; oy < oh; ++oy) {
-      for (int ox = 0; ox < ow; ++ox) {
-        const Window win = window_of(p, h, w, oy, ox);
-        if (mode == 0) {
-          out[oy * ow + ox] = in[first_maximum(in, w, win)];
-          continue;
-        }
-        float sum = 0.0f;
-        for (int hh = win.h0; hh < win.h1; ++hh) {
-          for (int ww = win.w0; ww < win.w1; ++ww) sum += in[hh * w + ww];
-        }
-        out[oy * ow + ox] = sum / static_cast<float>(win.count());
-      }
-    }
+  const Plane pl{h, w, oh, ow};
+  switch (constant_kernel(p)) {
+    case 2: return forward_planes<2, 2>(mode, x, y, planes, pl, p);
+    case 3: return forward_planes<3, 3>(mode, x, y, planes, pl, p);
+    default: return forward_planes<0, 0>(mode, x, y, planes, pl, p);
   }
 }
 
 void pool2d_backward(int mode, const float* x, const float* dy, float* dx, int n, int c, int h,
                      int w, int oh, int ow, const Pool2dParams& p) {
   const int64_t planes = static_cast<int64_t>(n) * c;
-#pragma omp parallel for
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* in = x + pl * h * w;
-    const float* grad_out = dy + pl * oh * ow;
-    float* grad_in = dx + pl * h * w;
-    std::memset(grad_in, 0, sizeof(float) * h * w);
-    for (int oy = 0; oy < oh; ++oy) {
-      for (int ox = 0; ox < ow; ++ox) {
-        const Window win = window_of(p, h, w, oy, ox);
-        const float g = grad_out[oy * ow + ox];
-        if (mode == 0) {
-          grad_in[first_maximum(in, w, win)] += g;
-          continue;
-        }
-        const float share = g / static_cast<float>(win.count());
-        for (int hh = win.h0; hh < win.h1; ++hh) {
-          for (int ww = win.w0; ww < win.w1; ++ww) grad_in[hh * w + ww] += share;
-        }
-      }
-    }
+  const Plane pl{h, w, oh, ow};
+  switch (constant_kernel(p)) {
+    case 2: return backward_planes<2, 2>(mode, x, dy, dx, planes, pl, p);
+    case 3: return backward_planes<3, 3>(mode, x, dy, dx, planes, pl, p);
+    default: return backward_planes<0, 0>(mode, x, dy, dx, planes, pl, p);
   }
 }
 

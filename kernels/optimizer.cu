@@ -1,15 +1,11 @@
 // Fused optimiser kernels: SGD with momentum and L2 weight decay, Adam, and the
-// two steps of global-norm gradient clipping (a sum of squares into a device
-// scalar, then the clipping factor), so a training step never reads the norm on
-// the host.
+// clipping factor of global-norm gradient clipping (computed on the device from
+// the sum of squares that kernels/reduce.cu accumulates), so a training step never
+// reads the norm on the host.
 // Updates: block of 256 threads, one parameter element per thread per grid-stride
 //   step; all state (w, g, m[, v]) is read and written once: memory-bound
 //   (SGD 16 B, Adam 28 B moved per element; napkin math: bytes / DRAM bandwidth).
 //   The clipping factor is one float read through the read-only path by every thread.
-// Sum of squares: pass 1 has up to 256 blocks of 256 threads summing grid-stride
-//   slices in registers and combining warps with shuffles (block_sum, 32 floats of
-//   shared memory); pass 2 is one block adding the partials into acc[0]. A fixed
-//   tree, no atomics: the same n gives the same bits every run.
 // Versions: v1 only (element-wise at this arithmetic intensity has nothing to tile).
 #include "kernels/common.cuh"
 #include "kernels/optimizer.h"
@@ -19,25 +15,6 @@ namespace kiln::KILN_BACKEND {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxPartials = static_cast<int>(kSumSquaresWorkspaceFloats);
-
-__global__ void partial_squares_kernel(const float* __restrict__ x, int64_t n,
-                                       float* __restrict__ partials) {
-  __shared__ float scratch[32];
-  float v = 0.0f;
-  KILN_GRID_STRIDE_LOOP(i, n) v += x[i] * x[i];
-  v = block_sum(v, scratch);
-  if (threadIdx.x == 0) partials[blockIdx.x] = v;
-}
-
-__global__ void accumulate_partials_kernel(const float* __restrict__ partials, int count,
-                                           float* __restrict__ acc) {
-  __shared__ float scratch[32];
-  float v = 0.0f;
-  for (int i = threadIdx.x; i < count; i += blockDim.x) v += partials[i];
-  v = block_sum(v, scratch);
-  if (threadIdx.x == 0) acc[0] += v;
-}
 
 __global__ void clip_scale_kernel(const float* __restrict__ sum_squares, float max_norm,
                                   float* __restrict__ scale) {
@@ -76,20 +53,7 @@ __global__ void adam_kernel(float* __restrict__ w, const float* __restrict__ g,
   }
 }
 
-int partial_count(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(blocks < kMaxPartials ? (blocks > 0 ? blocks : 1) : kMaxPartials);
-}
-
 }  // namespace
-
-void sum_squares_accumulate(const float* x, int64_t n, float* workspace, float* acc,
-                            rt::Stream s) {
-  const int partials = partial_count(n);
-  launch(partial_squares_kernel, dim3(partials), dim3(kThreads), 0, s, x, n, workspace);
-  launch(accumulate_partials_kernel, dim3(1), dim3(kThreads), 0, s,
-         static_cast<const float*>(workspace), partials, acc);
-}
 
 void clip_scale(const float* sum_squares, float max_norm, float* scale, rt::Stream s) {
   launch(clip_scale_kernel, dim3(1), dim3(1), 0, s, sum_squares, max_norm, scale);

@@ -1,4 +1,5 @@
 // Launchers of kernels/optimizer.cu (no include guard: see kernels/elementwise.h).
+// The sum of squares for clipping is kernels/reduce.h's sum_squares_accumulate.
 // `scale` points to one device float that multiplies every gradient (the global
 // norm clipping factor), or is null for no clipping.
 #include <cstdint>
@@ -6,11 +7,6 @@
 #include "kiln/runtime.h"
 
 namespace kiln::KILN_BACKEND {
-// Floats of scratch memory sum_squares_accumulate() needs.
-constexpr int64_t kSumSquaresWorkspaceFloats = 256;
-// acc[0] += sum of x[i]^2 (deterministic: fixed tree, no atomics).
-void sum_squares_accumulate(const float* x, int64_t n, float* workspace, float* acc,
-                            rt::Stream stream);
 // scale[0] = min(1, max_norm / (sqrt(sum_squares[0]) + 1e-6)).
 void clip_scale(const float* sum_squares, float max_norm, float* scale, rt::Stream stream);
 // g' = g * scale + weight_decay * w;  m = momentum * m + g';  w -= lr * m.

@@ -38,7 +38,7 @@ Optimizer::Optimizer(const OptimizerConfig& config, std::vector<graph::Param*> p
   }
   sum_squares_ = Tensor::zeros({1}, device);
   scale_ = Tensor::zeros({1}, device);
-  workspace_ = Tensor({simt_kernels::kSumSquaresWorkspaceFloats}, device);
+  workspace_ = Tensor({simt_kernels::kSumWorkspaceFloats}, device);
 }
 
 void Optimizer::accumulate_squares(const Tensor& t) {

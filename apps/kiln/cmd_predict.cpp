@@ -9,8 +9,6 @@
 #include "commands.h"
 #include "kiln/data/idx.h"
 #include "kiln/error.h"
-#include "kiln/graph/model_file.h"
-#include "kiln/train/checkpoint.h"
 #include "run_options.h"
 
 namespace kiln::cli {
@@ -18,11 +16,9 @@ namespace kiln::cli {
 namespace {
 
 struct PredictOptions {
-  std::string model, weights, images;
+  TrainedModelOptions trained;
+  std::string images;
   int64_t count = -1;
-  DeviceOptions device;
-  int64_t batch_size = 256;
-  float mean = NAN, stddev = NAN;
 };
 
 // Softmax of one row in double (output formatting on the host, after the device work).
@@ -36,13 +32,8 @@ std::vector<double> softmax(const float* logits, int64_t classes) {
 }
 
 void run_predict(const PredictOptions& o) {
-  const Device device = resolve_device(o.device);
-  graph::GraphOptions graph_options;
-  graph_options.engine = parse_engine(o.device.engine);
-  graph::Graph graph = graph::load_model(o.model, device, graph_options);
-  const auto metadata = train::load_weights(o.weights, graph);
-  const Normalisation norm = std::isnan(o.mean) ? normalisation_from(metadata, o.weights)
-                                                : Normalisation{o.mean, o.stddev};
+  TrainedModel m = load_trained_model(o.trained);
+  graph::Graph& graph = m.graph;
   ImageDataset set;
   set.images = read_idx_images(o.images);
   KILN_CHECK(o.count <= set.images.count, "--count ", o.count, " but ", o.images, " holds ",
@@ -55,12 +46,12 @@ void run_predict(const PredictOptions& o) {
   const std::string logits = loss.inputs()[0], labels = loss.inputs()[1];
   set.classes = static_cast<int>(graph.shape(logits).at(1));
   set.labels.assign(set.images.count, 0);  // unused: predict reads only the logits
-  check_image_input(graph, set.images.rows, set.images.cols, o.model);
-  DeviceDataset data(set, device, norm.mean, norm.stddev);
+  check_image_input(graph, set.images.rows, set.images.cols, o.trained.model);
+  DeviceDataset data(set, m.device, m.norm.mean, m.norm.stddev);
   const std::string images = image_input_name(graph);
   const graph::RunContext ctx = graph.context(false, 0);
-  for (int64_t first = 0; first < data.size(); first += o.batch_size) {
-    const int64_t batch = std::min(o.batch_size, data.size() - first);
+  for (int64_t first = 0; first < data.size(); first += o.trained.batch_size) {
+    const int64_t batch = std::min(o.trained.batch_size, data.size() - first);
     graph.set_batch(batch);
     data.gather(first, graph.input(images), graph.input(labels));
     graph.forward(ctx);
@@ -79,16 +70,10 @@ void run_predict(const PredictOptions& o) {
 void add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of IDX images as JSON lines");
-  cmd->add_option("model", o->model, "model file (YAML)")->required();
-  cmd->add_option("--weights", o->weights, "safetensors weights")->required();
+  add_trained_model_options(cmd, o->trained);
   cmd->add_option("--images", o->images, "IDX image file (plain or gzip)")
       ->required();
   cmd->add_option("--count", o->count, "only the first N images")->check(CLI::NonNegativeNumber);
-  add_device_options(cmd, o->device);
-  cmd->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str();
-  auto* mean = cmd->add_option("--mean", o->mean, "input mean (default: from the weights file)");
-  cmd->add_option("--stddev", o->stddev, "input standard deviation")->needs(mean);
-  mean->needs("--stddev");
   cmd->callback([o] { run_predict(*o); });
 }
 

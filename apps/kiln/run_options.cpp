@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "kiln/error.h"
+#include "kiln/graph/model_file.h"
 #include "kiln/ops/engine.h"
+#include "kiln/train/checkpoint.h"
 
 namespace kiln::cli {
 
@@ -68,6 +70,28 @@ void check_image_input(const graph::Graph& graph, int rows, int cols, const std:
   KILN_CHECK(shape == (Shape{shape[0], 1, rows, cols}), model, ": input '", images,
              "' expects images ", shape_str(Shape(shape.begin() + 1, shape.end())),
              " but the data has [1, ", rows, ", ", cols, "]");
+}
+
+void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o) {
+  cmd->add_option("model", o.model, "model file (YAML)")->required();
+  cmd->add_option("--weights", o.weights, "safetensors weights (RUN_DIR/model.safetensors)")
+      ->required();
+  add_device_options(cmd, o.device);
+  cmd->add_option("--batch-size", o.batch_size, "images per forward pass")->capture_default_str();
+  auto* mean = cmd->add_option("--mean", o.mean, "input mean (default: from the weights file)");
+  cmd->add_option("--stddev", o.stddev, "input standard deviation")->needs(mean);
+  mean->needs("--stddev");
+}
+
+TrainedModel load_trained_model(const TrainedModelOptions& o) {
+  const Device device = resolve_device(o.device);
+  graph::GraphOptions graph_options;
+  graph_options.engine = parse_engine(o.device.engine);
+  graph::Graph graph = graph::load_model(o.model, device, graph_options);
+  const auto metadata = train::load_weights(o.weights, graph);
+  const Normalisation norm = std::isnan(o.mean) ? normalisation_from(metadata, o.weights)
+                                                : Normalisation{o.mean, o.stddev};
+  return {device, std::move(graph), norm};
 }
 
 }  // namespace kiln::cli

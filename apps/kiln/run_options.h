@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -34,6 +35,23 @@ std::map<std::string, std::string> normalisation_metadata(const Normalisation& n
 // The normalisation stored with a weights file; throws if absent, naming the options.
 Normalisation normalisation_from(const std::map<std::string, std::string>& metadata,
                                  const std::string& weights_path);
+
+// A model file with trained weights, as eval and predict take them.
+struct TrainedModelOptions {
+  std::string model, weights;
+  DeviceOptions device;
+  int64_t batch_size = 256;
+  float mean = NAN, stddev = NAN;  // NaN: the normalisation stored with the weights
+};
+// MODEL positional, --weights, --device, --engine, --batch-size, --mean/--stddev.
+void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o);
+
+struct TrainedModel {
+  Device device;
+  graph::Graph graph;
+  Normalisation norm;
+};
+TrainedModel load_trained_model(const TrainedModelOptions& o);
 
 // Checks that the model's image input fits images of rows x cols, naming both.
 void check_image_input(const graph::Graph& graph, int rows, int cols, const std::string& model);

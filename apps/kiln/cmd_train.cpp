@@ -24,6 +24,7 @@ struct TrainOptions {
   float lr_gamma = 0.1f;
   uint64_t seed = 1;
   int log_every = 100;
+  int augment_shift = 0;
 };
 
 void run_train(const TrainOptions& o, const CLI::App& cmd) {
@@ -54,6 +55,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   const Normalisation norm = pixel_statistics(train_split);
   DeviceDataset train_data(train_split, device, norm.mean, norm.stddev);
   DeviceDataset test_data(test_split, device, norm.mean, norm.stddev);
+  train_data.set_augmentation(Augmentation{o.augment_shift, seed});
 
   train::TrainConfig config;
   config.epochs = o.epochs;
@@ -115,6 +117,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--clip-norm", o->clip_norm, "clip gradients to this global L2 norm (0: off)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "initialisation, data order and dropout")
+      ->capture_default_str();
+  cmd->add_option("--augment-shift", o->augment_shift,
+                  "random translation of up to N pixels per image, drawn on the device")
       ->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "steps between progress updates")
       ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -132,12 +133,22 @@ DeviceDataset::DeviceDataset(const ImageDataset& data, Device device, float mean
   unshuffle();
 }
 
+void DeviceDataset::set_augmentation(const Augmentation& augment) {
+  KILN_CHECK(augment.max_shift >= 0 && augment.max_shift < std::min(rows_, cols_),
+             "the augmentation shift must be in [0, ", std::min(rows_, cols_) - 1,
+             "] for ", rows_, "x", cols_, " images, got ", augment.max_shift);
+  augment_ = augment;
+}
+
 void DeviceDataset::shuffle(uint64_t seed, int epoch) {
+  KILN_CHECK(epoch >= 0, "DeviceDataset::shuffle: epoch ", epoch, " is negative");
   host_order_ = shuffled_order(size_, seed, epoch);
+  epoch_ = epoch;
   upload_order();
 }
 
 void DeviceDataset::unshuffle() {
+  epoch_ = -1;
   host_order_.resize(static_cast<std::size_t>(size_));
   std::iota(host_order_.begin(), host_order_.end(), 0);
   upload_order();
@@ -165,17 +176,18 @@ void DeviceDataset::gather(int64_t first, Tensor& images, Tensor& labels) const 
              images.device().str(), " and labels on ", labels.device().str());
   KILN_CHECK(first >= 0 && batch >= 1 && first + batch <= size_, "DeviceDataset::gather: ",
              "positions [", first, ", ", first + batch, ") outside the data set of ", size_);
-  const int64_t image_size = int64_t{rows_} * cols_;
+  const Augmentation augment = epoch_ >= 0 ? augment_ : Augmentation{};
+  const auto epoch = static_cast<uint32_t>(std::max(epoch_, 0));
   const auto* pixels = pixels_.as<uint8_t>();
   const auto* class_ids = labels_.as<uint8_t>();
   const auto* order = order_.as<int32_t>();
   const auto* normalise = normalise_.as<float>();
   if (device_.is_cpu()) {
-    return cpu::gather_images(pixels, class_ids, order, normalise, first, batch, image_size,
-                              images.data(), labels.data());
+    return cpu::gather_images(pixels, class_ids, order, normalise, first, batch, rows_, cols_,
+                              augment, epoch, images.data(), labels.data());
   }
-  KILN_KERNEL(device_, gather_images, pixels, class_ids, order, normalise, first, batch,
-              image_size, images.data(), labels.data());
+  KILN_KERNEL(device_, gather_images, pixels, class_ids, order, normalise, first, batch, rows_,
+              cols_, augment, epoch, images.data(), labels.data());
 }
 
 }  // namespace kiln

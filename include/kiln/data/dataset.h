@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/data/augment.h"
 #include "kiln/data/idx.h"
 #include "kiln/device.h"
 #include "kiln/runtime.h"
@@ -46,9 +47,15 @@ class DeviceDataset {
   int classes() const { return classes_; }
   const Device& device() const { return device_; }
 
+  // Random translation of the images gathered from a shuffled order (training);
+  // 0 <= max_shift < min(rows, cols). Off (max_shift 0) by default.
+  void set_augmentation(const Augmentation& augment);
+  const Augmentation& augmentation() const { return augment_; }
+
   // Uploads shuffled_order(size(), seed, epoch): once per epoch, never inside a step.
+  // Until the next (un)shuffle, gathers draw their shifts for this epoch.
   void shuffle(uint64_t seed, int epoch);
-  // The identity order (evaluation).
+  // The identity order, never augmented (evaluation).
   void unshuffle();
   // The current order, as uploaded.
   const std::vector<int32_t>& order() const { return host_order_; }
@@ -57,7 +64,9 @@ class DeviceDataset {
   // float) of the items at positions [first, first + B) of the current order,
   // gathered on this device by a kernel (cpu: a host loop). B = images.dim(0); it may
   // be smaller than the training batch at the end of an epoch. No host
-  // synchronisation.
+  // synchronisation. After shuffle(seed, epoch) with augmentation on, the image at
+  // position p is first translated by image_shift(augmentation(), epoch, p)
+  // (kiln/data/augment.h), pixels shifted in from outside being 0.
   void gather(int64_t first, Tensor& images, Tensor& labels) const;
 
  private:
@@ -67,6 +76,8 @@ class DeviceDataset {
   int64_t size_ = 0;
   int rows_ = 0, cols_ = 0, classes_ = 0;
   rt::Buffer pixels_, labels_, normalise_, order_;
+  Augmentation augment_;
+  int epoch_ = -1;  // of the current shuffled order; -1: identity order, no augmentation
   // Kept alive while an asynchronous upload may still read it.
   std::vector<int32_t> host_order_;
 };

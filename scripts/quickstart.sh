@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # From a fresh machine to a trained LeNet-5: installs what kiln needs, builds it,
 # fetches Fashion-MNIST and trains LeNet-5 on the best device present (a GPU if
-# there is one, else the CPU). Extra arguments go to `kiln train`.
+# there is one, else the CPU). Arguments go to `kiln train`; without any, it uses the
+# recipe measured to reach 90% test accuracy in 10 epochs (docs/TRAINING.md).
 # Usage: scripts/quickstart.sh [kiln train options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,6 @@ fi
 cmake --build build -j "$(nproc)" --target kiln_cli
 bash scripts/fetch_data.sh --kiln build/kiln --data data
 build/kiln devices
-build/kiln train models/lenet5.yaml --data data/fashion-mnist --out runs/lenet5-fashion \
-  --device auto "$@"
+(($#)) || set -- --epochs 10 --lr 0.02 --lr-schedule cosine
+build/kiln train models/lenet5.yaml --data data/fashion-mnist \
+  --out "runs/lenet5-fashion-$(date +%Y%m%d-%H%M%S)" --device auto "$@"

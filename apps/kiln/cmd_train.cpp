@@ -1,5 +1,6 @@
 // `kiln train MODEL.yaml --data DIR --out RUN_DIR`: trains a classifier on the IDX
 // splits in DIR, writing checkpoints and metrics.jsonl into RUN_DIR each epoch.
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -32,6 +33,10 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   KILN_CHECK(o.out.empty() || o.resume.empty() || o.out == o.resume,
              "--out and --resume name different directories; a resumed run continues in place");
   const std::string run_dir = o.resume.empty() ? o.out : o.resume;
+  // A new run never overwrites a saved one.
+  KILN_CHECK(!o.resume.empty() || !std::filesystem::exists(train::weights_path(run_dir)),
+             run_dir, " already holds a trained model (", train::weights_path(run_dir),
+             "); continue it with --resume ", run_dir, " or choose another --out");
   uint64_t seed = o.seed;
   if (!o.resume.empty()) {
     const train::RunState state = train::read_run_state(o.resume);

@@ -66,7 +66,14 @@ endif()
 run(TRUE "${KILN}" time "${model}" --device cpu --iterations 2)
 expect("conv1" "${out}${err}" "kiln time")
 
-# Bad input: each error names the problem.
+# Bad input: each error names the problem, and nothing saved is lost.
+file(SHA256 "${WORK}/run/model.safetensors" saved)
+run(FALSE "${KILN}" train "${model}" --data "${data}" --out "${WORK}/run" --device cpu)
+expect("already holds a trained model" "${err}" "training over a saved run")
+file(SHA256 "${WORK}/run/model.safetensors" after)
+if(NOT saved STREQUAL after)
+  message(FATAL_ERROR "a refused run changed the saved weights")
+endif()
 file(WRITE "${WORK}/bad.yaml" "name: bad\nlayers:\n  - {name: data, type: input, shape: [1, 28, 28]}\n  - {name: fc, type: linaer, out_features: 10}\n")
 run(FALSE "${KILN}" train "${WORK}/bad.yaml" --data "${data}" --out "${WORK}/bad_run" --device cpu)
 expect("linaer" "${err}" "unknown layer type")

@@ -46,8 +46,8 @@ struct Case {
   std::function<std::function<void()>(const Device&, kiln::Engine)> kiln;
   std::function<std::function<void()>()> torch;  // empty without libtorch
   bool has_cudnn = false;                         // also timed with engine cudnn on cuda
-  // conv2d only: native kernel versions timed on cuda (automatic alone elsewhere).
-  std::vector<kiln::ConvKernel> cuda_kernels;
+  // conv2d only: each native version, timed on cpu and cuda besides automatic.
+  std::vector<kiln::ConvKernel> conv_kernels;
   std::function<std::function<void()>(const Device&, kiln::ConvKernel)> kiln_conv;
 };
 
@@ -239,7 +239,7 @@ Case conv_case(const std::string& layer, Shape x_shape, Shape w_shape, int pad, 
                         std::to_string(pad) + " g" + std::to_string(groups),
          flops, bytes};
   c.has_cudnn = true;
-  c.cuda_kernels = {kiln::ConvKernel::direct, kiln::ConvKernel::implicit_gemm};
+  c.conv_kernels = {kiln::ConvKernel::direct, kiln::ConvKernel::implicit_gemm};
   c.kiln_conv = [=](const Device& d, kiln::ConvKernel kernel) -> std::function<void()> {
     auto x = std::make_shared<Tensor>(random(x_shape, d));
     auto w = std::make_shared<Tensor>(random(w_shape, d));
@@ -400,8 +400,8 @@ int main(int argc, char** argv) {
         if (torch_ms > 0) run["ratio_kiln_over_libtorch"] = ms / torch_ms;
         runs.push_back(run);
       }
-      if (!d.is_cuda() || !c.kiln_conv) continue;
-      for (kiln::ConvKernel k : c.cuda_kernels) {  // each native version, timed on the GPU
+      if (d.is_simt() || !c.kiln_conv) continue;
+      for (kiln::ConvKernel k : c.conv_kernels) {
         const double ms = median_ms(c.kiln_conv(d, k), &d, warmup, repeats);
         nlohmann::json run{{"device", d.str()}, {"engine", "native"}, {"kernel", conv_kernel_name(k)},
                            {"ms", ms}, {"repeats", repeats}, {"gflops", c.flops / ms / 1e6},

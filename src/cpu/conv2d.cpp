@@ -1,4 +1,4 @@
-// Batched im2col: the samples of a chunk are laid side by side, so each group costs one
+// The GEMM version. Batched im2col: the samples of a chunk are laid side by side, so each group costs one
 // GEMM with N = samples * P * Q instead of one small GEMM per sample. Parallelism and
 // OpenBLAS threads follow src/cpu/blas.h: each OpenMP thread owns a contiguous range of
 // samples (forward, backward-data) or a fixed chunk of the batch (backward-filter) and
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cpu/blas.h"
+#include "cpu/conv2d_direct.h"
 
 namespace kiln::cpu {
 
@@ -22,8 +23,9 @@ namespace {
 // sub-chunking, and with it backward-filter's summation order, depends on the shape
 // only. 16 threads stay within 64 MiB.
 constexpr int64_t kScratchBytesPerThread = int64_t{4} << 20;
-// Backward-filter sums at most this many per-chunk partial gradients.
-constexpr int kMaxFilterChunks = 16;
+// Each chunk's GEMMs reduce over at least this many output positions: shorter
+// reductions run OpenBLAS inefficiently and make adding the partials cost more than
+// the GEMMs.
 constexpr int64_t kMinFilterColumns = 256;
 
 // Sizes of the per-group GEMMs: [kg x crs] * [crs x pq] per sample.
@@ -114,12 +116,6 @@ void col2im_add(const Conv2dGeometry& g, int cg, const float* col, int64_t ld, f
   }
 }
 
-// Samples [begin, end) of the batch for thread `t` of `threads` (contiguous ranges).
-void thread_range(int n, int t, int threads, int& begin, int& end) {
-  begin = static_cast<int>(static_cast<int64_t>(n) * t / threads);
-  end = static_cast<int>(static_cast<int64_t>(n) * (t + 1) / threads);
-}
-
 // im2col of group `grp` of samples [n0, n0 + count) side by side: col [crs x count*pq].
 void im2col_samples(const Conv2dGeometry& g, const GroupSizes& s, const float* x, int grp,
                     int n0, int count, float* col) {
@@ -142,10 +138,8 @@ void gather_dy(const GroupSizes& s, int groups, const float* dy, int grp, int n0
   }
 }
 
-}  // namespace
-
-void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-                    float* y) {
+void conv2d_forward_gemm(const Conv2dGeometry& g, const float* x, const float* w,
+                         const float* bias, float* y) {
   const GroupSizes s = group_sizes(g);
   SerialBlas serial;
 #pragma omp parallel
@@ -177,7 +171,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   }
 }
 
-void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+void conv2d_backward_data_gemm(const Conv2dGeometry& g, const float* dy, const float* w,
+                               float* dx) {
   const GroupSizes s = group_sizes(g);
   SerialBlas serial;
 #pragma omp parallel
@@ -205,17 +200,11 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   }
 }
 
-void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float* dy,
-                            float* dw) {
+void conv2d_backward_filter_gemm(const Conv2dGeometry& g, const float* x, const float* dy,
+                                 float* dw) {
   const GroupSizes s = group_sizes(g);
   const int64_t dw_size = s.w_group * g.groups;
-  // The batch is cut into chunks by shape alone (never by thread count), each summed in
-  // order into its own partial, and the partials are summed in order. Each chunk's
-  // GEMMs reduce over at least kMinFilterColumns output positions: shorter reductions
-  // run OpenBLAS inefficiently and make adding the partials cost more than the GEMMs.
-  const int64_t columns = static_cast<int64_t>(g.n) * s.pq;
-  const int chunks = static_cast<int>(
-      std::clamp<int64_t>(columns / kMinFilterColumns, 1, std::min(g.n, kMaxFilterChunks)));
+  const int chunks = filter_chunks(g.n, static_cast<int64_t>(g.p) * g.q, kMinFilterColumns);
   std::vector<float> partial(static_cast<size_t>(chunks) * dw_size);
   SerialBlas serial;
 #pragma omp parallel
@@ -240,13 +229,57 @@ void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float
         }
       }
     }
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < dw_size; ++i) {
-      float sum = partial[i];
-      for (int chunk = 1; chunk < chunks; ++chunk) sum += partial[chunk * dw_size + i];
-      dw[i] = sum;
-    }
+    sum_chunks(partial.data(), chunks, dw_size, dw);
   }
+}
+
+}  // namespace
+
+void thread_range(int n, int t, int parts, int& begin, int& end) {
+  begin = static_cast<int>(static_cast<int64_t>(n) * t / parts);
+  end = static_cast<int>(static_cast<int64_t>(n) * (t + 1) / parts);
+}
+
+int filter_chunks(int n, int64_t units_per_sample, int64_t min_units_per_chunk) {
+  constexpr int kMaxChunks = 16;  // partial gradients to add up at the end
+  return static_cast<int>(std::clamp<int64_t>(n * units_per_sample / min_units_per_chunk, 1,
+                                              std::min(n, kMaxChunks)));
+}
+
+void sum_chunks(const float* partial, int chunks, int64_t size, float* dw) {
+#pragma omp for schedule(static)
+  for (int64_t i = 0; i < size; ++i) {
+    float sum = partial[i];
+    for (int chunk = 1; chunk < chunks; ++chunk) sum += partial[chunk * size + i];
+    dw[i] = sum;
+  }
+}
+
+namespace {
+bool use_direct(const Conv2dGeometry& g, ConvPass pass, ConvKernel kernel) {
+  if (kernel == ConvKernel::automatic) return conv2d_direct_pays(g, pass);
+  return kernel == ConvKernel::direct;
+}
+}  // namespace
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                    float* y, ConvKernel kernel) {
+  if (use_direct(g, ConvPass::forward, kernel)) return conv2d_forward_direct(g, x, w, bias, y);
+  conv2d_forward_gemm(g, x, w, bias, y);
+}
+
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
+                          ConvKernel kernel) {
+  if (use_direct(g, ConvPass::backward_data, kernel))
+    return conv2d_backward_data_direct(g, dy, w, dx);
+  conv2d_backward_data_gemm(g, dy, w, dx);
+}
+
+void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float* dy,
+                            float* dw, ConvKernel kernel) {
+  if (use_direct(g, ConvPass::backward_filter, kernel))
+    return conv2d_backward_filter_direct(g, x, dy, dw);
+  conv2d_backward_filter_gemm(g, x, dy, dw);
 }
 
 void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* db) {
@@ -256,6 +289,7 @@ void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* db) {
     double sum = 0.0;
     for (int n = 0; n < g.n; ++n) {
       const float* plane = dy + (static_cast<int64_t>(n) * g.k + k) * pq;
+#pragma omp simd reduction(+ : sum)
       for (int64_t i = 0; i < pq; ++i) sum += plane[i];
     }
     db[k] = static_cast<float>(sum);

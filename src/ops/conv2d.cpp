@@ -129,7 +129,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
                                  options.deterministic);
 #endif
   }
-  if (device.is_cpu()) return cpu::conv2d_forward(g, x.data(), w.data(), b, y.data());
+  if (device.is_cpu()) return cpu::conv2d_forward(g, x.data(), w.data(), b, y.data(), options.kernel);
   KILN_KERNEL(device, conv2d_forward, g, x.data(), w.data(), b, y.data(), options.kernel);
 }
 
@@ -151,7 +151,8 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const C
                                        options.deterministic);
 #endif
   }
-  if (device.is_cpu()) return cpu::conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+  if (device.is_cpu()) return cpu::conv2d_backward_data(g, dy.data(), w.data(), dx.data(),
+                                                               options.kernel);
   KILN_KERNEL(device, conv2d_backward_data, g, dy.data(), w.data(), dx.data(), options.kernel);
 }
 
@@ -173,7 +174,8 @@ void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw,
                                          options.deterministic);
 #endif
   }
-  if (device.is_cpu()) return cpu::conv2d_backward_filter(g, x.data(), dy.data(), dw.data());
+  if (device.is_cpu()) return cpu::conv2d_backward_filter(g, x.data(), dy.data(), dw.data(),
+                                                                 options.kernel);
   // Both kernel builds size the workspace by the same rule.
   const int64_t floats = simt_kernels::conv2d_backward_filter_workspace_floats(g, options.kernel);
   Tensor workspace;

@@ -134,13 +134,12 @@ TEST_P(Conv2dTest, BackwardBiasMatchesReference) {
                         kRtol));
 }
 
-// cpu has one implementation (im2col + sgemm); simt and cuda run every kernel version.
+// Every device runs every version (on cpu, implicit_gemm is im2col + sgemm).
 std::vector<ConvParam> conv_params() {
   std::vector<ConvParam> params;
   for (const Device& device : test_devices()) {
     for (ConvKernel kernel :
          {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
-      if (device.is_cpu() && kernel != ConvKernel::automatic) continue;
       for (const ConvCase& c : conv_cases()) params.emplace_back(device, kernel, c);
     }
   }
@@ -148,30 +147,33 @@ std::vector<ConvParam> conv_params() {
 }
 
 std::string conv_param_name(const testing::TestParamInfo<ConvParam>& info) {
-  const Device& device = std::get<0>(info.param);
-  const std::string version = device.is_cpu() ? "im2col" : kernel_name(std::get<1>(info.param));
-  return device_name(device) + "_" + version + "_" + std::get<2>(info.param).name;
+  return device_name(std::get<0>(info.param)) + "_" + kernel_name(std::get<1>(info.param)) + "_" +
+         std::get<2>(info.param).name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, Conv2dTest, testing::ValuesIn(conv_params()), conv_param_name);
 
-// The CPU backward-filter chunks the batch independently of the thread count, so one
-// thread and several give bit-identical gradients.
+// Both CPU backward-filter versions chunk the batch independently of the thread
+// count, so one thread and several give bit-identical gradients.
 TEST(Conv2dCpuTest, BackwardFilterDoesNotDependOnThreadCount) {
   const Device cpu = Device::cpu();
   const Conv2dParams p = Conv2dParams::same(3, 3);
   const Tensor x = random_tensor({37, 3, 9, 8}, cpu, 31);
   const Tensor dy = random_tensor({37, 5, 9, 8}, cpu, 32);
   const int threads = omp_get_max_threads();
-  std::vector<std::vector<float>> results;
-  for (int count : {1, 3}) {
-    omp_set_num_threads(count);
-    Tensor dw({5, 3, 3, 3}, cpu);
-    ops::conv2d_backward_filter(x, dy, dw, p);
-    results.push_back(dw.to_vector());
+  for (ConvKernel kernel : {ConvKernel::direct, ConvKernel::implicit_gemm}) {
+    ConvOptions options;
+    options.kernel = kernel;
+    std::vector<std::vector<float>> results;
+    for (int count : {1, 3}) {
+      omp_set_num_threads(count);
+      Tensor dw({5, 3, 3, 3}, cpu);
+      ops::conv2d_backward_filter(x, dy, dw, p, options);
+      results.push_back(dw.to_vector());
+    }
+    EXPECT_EQ(results[0], results[1]) << kernel_name(kernel);
   }
   omp_set_num_threads(threads);
-  EXPECT_EQ(results[0], results[1]);
 }
 
 // ---- finite differences of the reference -----------------------------------------------

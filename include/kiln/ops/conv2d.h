@@ -22,8 +22,9 @@ struct Conv2dParams {
   static Conv2dParams same(int kernel_h, int kernel_w, int dilation_h = 1, int dilation_w = 1);
 };
 
-// Which native kernel runs on cuda/simt. automatic applies the documented rule
-// (docs/KERNELS.md); the others force a version so tests exercise each.
+// Which native version runs, on every device. automatic applies the documented rule
+// (docs/KERNELS.md); the others force a version so tests exercise each. On cpu,
+// implicit_gemm is the GEMM formulation (im2col + sgemm).
 enum class ConvKernel { automatic, direct, implicit_gemm };
 
 struct ConvOptions {

@@ -63,9 +63,20 @@ void activation_forward(int kind, const float* x, float* y, int64_t n) {
   }
 }
 
+// dx = y > 0 ? dy : 0 as a vector select. Written as dy * (y > 0 ? 1 : 0), or with dy[i]
+// read inside the select, GCC keeps a branch per element, mispredicted about half the
+// time on real activations (0.64 ms for LeNet-5's relu1 gradient at batch 64).
+void relu_gradient(const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = dy[i];  // read unconditionally, so the select vectorises
+    dx[i] = y[i] > 0.0f ? g : 0.0f;
+  }
+}
+
 void activation_backward(int kind, const float* y, const float* dy, float* dx, int64_t n) {
   switch (kind) {
-    case 0: return map_gradient(y, dy, dx, n, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
+    case 0: return relu_gradient(y, dy, dx, n);
     case 1: return map_gradient(y, dy, dx, n, [](float v) { return 1.0f - v * v; });
     default: return map_gradient(y, dy, dx, n, [](float v) { return v * (1.0f - v); });
   }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -135,6 +136,11 @@ int main(int argc, char** argv) {
   app.add_option("--simt-repeats", simt_repeats, "timed steps on the emulator")->check(CLI::PositiveNumber);
   app.add_flag("--skip-simt", skip_simt, "do not time the emulator");
   CLI11_PARSE(app, argc, argv);
+  if (!std::filesystem::is_regular_file(model)) {  // the default is relative to the repository
+    std::cerr << "kiln_bench_train: model file '" << model
+              << "' not found: run from the repository root or pass --model PATH\n";
+    return 2;
+  }
 
   nlohmann::json out{{"model", model}, {"batch_size", batch}, {"kiln_cpu_threads", omp_get_max_threads()}};
   double torch_ms = 0;

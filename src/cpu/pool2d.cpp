@@ -35,24 +35,40 @@ void for_each_window(const Plane& pl, const Pool2dParams& p, Visit visit) {
   }
 }
 
-// Plane index of the window's first maximum (row-major order, strict >).
+// Visits the window's elements in row-major order.
+template <int KH, int KW, typename Visit>
+inline void for_each_element(int w, int first, int rows, int cols, bool full, Visit visit) {
+  if (KH && KW && full) {  // constant trip counts: unrolled
+    for (int i = 0; i < KH; ++i)
+      for (int j = 0; j < KW; ++j) visit(first + i * w + j);
+    return;
+  }
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) visit(first + i * w + j);
+}
+
+// Value of the window's first maximum (row-major order, strict >). A select chain on
+// values alone: tracking the index too made each step wait on a reload through it.
+template <int KH, int KW>
+inline float window_max(const float* in, int w, int first, int rows, int cols, bool full) {
+  float best = in[first];
+  for_each_element<KH, KW>(w, first, rows, cols, full, [&](int at) {
+    const float v = in[at];
+    best = v > best ? v : best;
+  });
+  return best;
+}
+
+// Plane index of the window's first maximum (row-major order, strict >). Taking the
+// first element equal to window_max instead measured slower for LeNet-5's pool1
+// gradient (0.27 vs 0.11 ms on the benchmark's data) and no faster in training.
 template <int KH, int KW>
 inline int first_maximum(const float* in, int w, int first, int rows, int cols, bool full) {
   int best = first;
   float best_value = in[first];
-  if (KH && KW && full) {
-    for (int i = 0; i < KH; ++i)
-      for (int j = 0; j < KW; ++j) {
-        const int at = first + i * w + j;
-        if (in[at] > best_value) best_value = in[at], best = at;
-      }
-    return best;
-  }
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) {
-      const int at = first + i * w + j;
-      if (in[at] > best_value) best_value = in[at], best = at;
-    }
+  for_each_element<KH, KW>(w, first, rows, cols, full, [&](int at) {
+    if (in[at] > best_value) best_value = in[at], best = at;
+  });
   return best;
 }
 
@@ -60,7 +76,7 @@ template <int KH, int KW>
 void forward_plane(int mode, const float* in, float* out, const Plane& pl, const Pool2dParams& p) {
   for_each_window<KH, KW>(pl, p, [&](int o, int first, int rows, int cols, bool full) {
     if (mode == 0) {
-      out[o] = in[first_maximum<KH, KW>(in, pl.w, first, rows, cols, full)];
+      out[o] = window_max<KH, KW>(in, pl.w, first, rows, cols, full);
       return;
     }
     float sum = 0.0f;

@@ -1,8 +1,9 @@
-// The GEMM version. Batched im2col: the samples of a chunk are laid side by side, so each group costs one
-// GEMM with N = samples * P * Q instead of one small GEMM per sample. Parallelism and
-// OpenBLAS threads follow src/cpu/blas.h: each OpenMP thread owns a contiguous range of
-// samples (forward, backward-data) or a fixed chunk of the batch (backward-filter) and
-// runs single-threaded GEMMs on it, so the im2col/scatter copies are parallel too.
+// The GEMM version and the choice between versions. Batched im2col: the samples of a
+// chunk are laid side by side, so each group costs one GEMM with N = samples * P * Q
+// instead of one small GEMM per sample. Parallelism and OpenBLAS threads follow
+// src/cpu/blas.h: each OpenMP thread owns a contiguous range of samples (forward,
+// backward-data) or a fixed chunk of the batch (backward-filter) and runs
+// single-threaded GEMMs on it, so the im2col/scatter copies are parallel too.
 #include "cpu/conv2d.h"
 
 #include <omp.h>

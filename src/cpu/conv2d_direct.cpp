@@ -229,7 +229,9 @@ KILN_VECTOR_CLONES void forward_tile(const ForwardTile& a) {
   KILN_UNROLL
   for (int k = 0; k < KB; ++k)
     KILN_UNROLL
-    for (int t = 0; t < T; ++t) store(a.out + k * a.out_plane + a.slots[t].out, acc[k][t], a.slots[t].lanes);
+    for (int t = 0; t < T; ++t) {
+      store(a.out + k * a.out_plane + a.slots[t].out, acc[k][t], a.slots[t].lanes);
+    }
 }
 
 template <int KB, int T>
@@ -276,9 +278,10 @@ void run_forward(const Plan& plan, int n, int groups, const float* src, const fl
         for (size_t b = 0; b + 1 < blocks.size(); ++b) {
           const int k0 = blocks[b], kb = blocks[b + 1] - k0;
           const int per_tile = std::min(kMaxForwardVectors, kAccumulators / kb);
+          const float* block_init = init ? init + grp * plan.out_channels + k0 : nullptr;
           ForwardTile tile{packed.data(), plan.plane, plan.in_channels, plan.taps.data(),
-                           plan.tap_count(), f, init ? init + grp * plan.out_channels + k0 : nullptr,
-                           nullptr, out + (unit * plan.out_channels + k0) * out_plane, out_plane};
+                           plan.tap_count(), f, block_init, nullptr,
+                           out + (unit * plan.out_channels + k0) * out_plane, out_plane};
           for (size_t s = 0; s < slots.size(); s += per_tile) {
             const int t = static_cast<int>(std::min<size_t>(per_tile, slots.size() - s));
             tile.slots = slots.data() + s;
@@ -369,8 +372,12 @@ bool conv2d_direct_pays(const Conv2dGeometry& g, ConvPass pass) {
     // Strides zero-insert dy: stride_h * stride_w times the work.
     case ConvPass::backward_data: return g.stride_h == 1 && g.stride_w == 1;
     // Backward-filter runs at about half the forward tile's FLOP rate; OpenBLAS
-    // overtakes it once the GEMM's depth C/G*R*S passes a few hundred.
-    case ConvPass::backward_filter: return g.c / g.groups * g.r * g.s <= 256;
+    // overtakes it once the GEMM's depth C/G*R*S passes a few hundred. Its lane-wise
+    // sums take 64 bytes per weight of a group per thread: at most 1 MiB here.
+    case ConvPass::backward_filter: {
+      const int depth = g.c / g.groups * g.r * g.s;
+      return depth <= 256 && static_cast<int64_t>(g.k / g.groups) * depth <= 16384;
+    }
   }
   return false;
 }
@@ -379,7 +386,8 @@ void conv2d_forward_direct(const Conv2dGeometry& g, const float* x, const float*
                            const float* bias, float* y) {
   const Plan plan = forward_plan(g);
   const std::vector<int> blocks = balanced_blocks(plan.out_channels, kMaxForwardFilters);
-  const int64_t w_group = static_cast<int64_t>(plan.out_channels) * plan.in_channels * plan.tap_count();
+  const int64_t w_group =
+      static_cast<int64_t>(plan.out_channels) * plan.in_channels * plan.tap_count();
   std::vector<std::vector<float>> filters;
   for (int grp = 0; grp < g.groups; ++grp) {
     const float* wg = w + grp * w_group;
@@ -429,7 +437,8 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
   const int pack = static_cast<int>(std::clamp<int64_t>(
       kPackBytes / (sizeof(float) * (x_sample + dy_sample)), 1, ceil_div(g.n, chunks)));
   std::vector<float> partial(static_cast<size_t>(chunks) * dw_size);
-  const int64_t x_plane = static_cast<int64_t>(g.h) * g.w, out_plane = static_cast<int64_t>(g.p) * g.q;
+  const int64_t x_plane = static_cast<int64_t>(g.h) * g.w;
+  const int64_t out_plane = static_cast<int64_t>(g.p) * g.q;
 #pragma omp parallel
   {
     std::vector<float> xs(pack * x_sample), dys(pack * dy_sample, 0.0f);
@@ -446,7 +455,8 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
           for (int b = 0; b < count; ++b) {
             const int64_t unit = static_cast<int64_t>(n0 + b) * g.groups + grp;
             for (int c = 0; c < cg; ++c)
-              pack_plane(plan, x + (unit * cg + c) * x_plane, xs.data() + b * x_sample + c * plan.plane);
+              pack_plane(plan, x + (unit * cg + c) * x_plane,
+                         xs.data() + b * x_sample + c * plan.plane);
             for (int k = 0; k < kg; ++k)
               for (int row = 0; row < plan.p; ++row)
                 std::copy_n(dy + (unit * kg + k) * out_plane + row * g.q, g.q,
@@ -457,11 +467,12 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
             for (int c = 0; c < cg; ++c)
               for (size_t tb = 0; tb + 1 < tap_blocks.size(); ++tb) {
                 const int j0 = tap_blocks[tb], jb = tap_blocks[tb + 1] - j0;
+                const int64_t first_sum = (static_cast<int64_t>(k0) * cg + c) * taps + j0;
                 const FilterTile tile{xs.data() + c * plan.plane, dys.data() + k0 * dy_plane,
                                       x_sample, dy_sample, dy_plane, count,
                                       plan.taps.data() + j0, slots.data(),
                                       static_cast<int>(slots.size()),
-                                      acc.data() + ((static_cast<int64_t>(k0) * cg + c) * taps + j0) * kLanes,
+                                      acc.data() + first_sum * kLanes,
                                       static_cast<int64_t>(cg) * taps};
                 filter_tiles[kb - 1][jb - 1](tile);
               }

@@ -129,7 +129,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
                                  options.deterministic);
 #endif
   }
-  if (device.is_cpu()) return cpu::conv2d_forward(g, x.data(), w.data(), b, y.data(), options.kernel);
+  if (device.is_cpu()) {
+    return cpu::conv2d_forward(g, x.data(), w.data(), b, y.data(), options.kernel);
+  }
   KILN_KERNEL(device, conv2d_forward, g, x.data(), w.data(), b, y.data(), options.kernel);
 }
 

@@ -234,6 +234,11 @@ void conv2d_backward_filter_gemm(const Conv2dGeometry& g, const float* x, const 
   }
 }
 
+bool use_direct(const Conv2dGeometry& g, ConvPass pass, ConvKernel kernel) {
+  if (kernel == ConvKernel::automatic) return conv2d_direct_pays(g, pass);
+  return kernel == ConvKernel::direct;
+}
+
 }  // namespace
 
 void thread_range(int n, int t, int parts, int& begin, int& end) {
@@ -256,13 +261,6 @@ void sum_chunks(const float* partial, int chunks, int64_t size, float* dw) {
   }
 }
 
-namespace {
-bool use_direct(const Conv2dGeometry& g, ConvPass pass, ConvKernel kernel) {
-  if (kernel == ConvKernel::automatic) return conv2d_direct_pays(g, pass);
-  return kernel == ConvKernel::direct;
-}
-}  // namespace
-
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, ConvKernel kernel) {
   if (use_direct(g, ConvPass::forward, kernel)) return conv2d_forward_direct(g, x, w, bias, y);
@@ -271,15 +269,17 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                           ConvKernel kernel) {
-  if (use_direct(g, ConvPass::backward_data, kernel))
+  if (use_direct(g, ConvPass::backward_data, kernel)) {
     return conv2d_backward_data_direct(g, dy, w, dx);
+  }
   conv2d_backward_data_gemm(g, dy, w, dx);
 }
 
 void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float* dy,
                             float* dw, ConvKernel kernel) {
-  if (use_direct(g, ConvPass::backward_filter, kernel))
+  if (use_direct(g, ConvPass::backward_filter, kernel)) {
     return conv2d_backward_filter_direct(g, x, dy, dw);
+  }
   conv2d_backward_filter_gemm(g, x, dy, dw);
 }
 

@@ -159,8 +159,8 @@ std::vector<Slot> output_slots(const Plan& plan, int64_t out_row_stride) {
   return slots;
 }
 
-// Filters split into blocks of nearly equal size (at most `max_block`); block b covers
-// [start[b], start[b + 1]).
+// `count` filters (or taps) split into blocks of nearly equal size, at most `max_block`
+// each; block b covers [start[b], start[b + 1]).
 std::vector<int> balanced_blocks(int count, int max_block) {
   const int blocks = ceil_div(count, max_block);
   std::vector<int> start;

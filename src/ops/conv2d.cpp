@@ -153,8 +153,9 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const C
                                        options.deterministic);
 #endif
   }
-  if (device.is_cpu()) return cpu::conv2d_backward_data(g, dy.data(), w.data(), dx.data(),
-                                                               options.kernel);
+  if (device.is_cpu()) {
+    return cpu::conv2d_backward_data(g, dy.data(), w.data(), dx.data(), options.kernel);
+  }
   KILN_KERNEL(device, conv2d_backward_data, g, dy.data(), w.data(), dx.data(), options.kernel);
 }
 
@@ -176,8 +177,9 @@ void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw,
                                          options.deterministic);
 #endif
   }
-  if (device.is_cpu()) return cpu::conv2d_backward_filter(g, x.data(), dy.data(), dw.data(),
-                                                                 options.kernel);
+  if (device.is_cpu()) {
+    return cpu::conv2d_backward_filter(g, x.data(), dy.data(), dw.data(), options.kernel);
+  }
   // Both kernel builds size the workspace by the same rule.
   const int64_t floats = simt_kernels::conv2d_backward_filter_workspace_floats(g, options.kernel);
   Tensor workspace;

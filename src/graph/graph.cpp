@@ -90,7 +90,7 @@ void Graph::build() {
                                       [](const auto& n) { return is_loss_layer(*n->layer); });
   KILN_CHECK(losses <= 1, "the model has ", losses, " loss heads; kiln trains one");
   sort_topologically();
-  infer_shapes(1);
+  infer_shapes(1, 1);
   for (Node* n : sorted_) {
     std::vector<Shape> in;
     for (Node* i : n->inputs) in.push_back(i->shape);
@@ -131,11 +131,11 @@ void Graph::sort_topologically() {
   }
 }
 
-void Graph::infer_shapes(int64_t batch) {
+void Graph::infer_shapes(int64_t batch, int64_t steps) {
   for (Node* n : sorted_) {
     const Layer& layer = *n->layer;
     if (is_input_layer(layer)) {
-      n->shape = {batch};
+      n->shape = is_sequence_input(layer) ? Shape{steps, batch} : Shape{batch};
       for (int64_t d : input_sample_shape(layer)) n->shape.push_back(d);
       continue;
     }
@@ -168,11 +168,12 @@ void Graph::mark_gradients() {
   }
 }
 
-void Graph::set_batch(int64_t batch) {
+void Graph::set_batch(int64_t batch, int64_t steps) {
   KILN_CHECK(built_, "set_batch: build() the graph first");
   KILN_CHECK(batch > 0, "the batch size must be positive, got ", batch);
-  if (batch == batch_) return;
-  infer_shapes(batch);
+  KILN_CHECK(steps > 0, "the number of time steps must be positive, got ", steps);
+  if (batch == batch_ && steps == steps_) return;
+  infer_shapes(batch, steps);
   for (Node* n : sorted_) {
     n->value = Tensor(n->shape, device_);
     n->grad = n->needs_grad ? Tensor(n->shape, device_) : Tensor();
@@ -183,6 +184,7 @@ void Graph::set_batch(int64_t batch) {
     }
   }
   batch_ = batch;
+  steps_ = steps;
 }
 
 Tensor& Graph::input(const std::string& name) {

@@ -43,10 +43,12 @@ InitKind parse_init_kind(const std::string& name) {
   if (name == "he_uniform") return InitKind::he_uniform;
   if (name == "xavier_normal" || name == "glorot_normal") return InitKind::xavier_normal;
   if (name == "xavier_uniform" || name == "glorot_uniform") return InitKind::xavier_uniform;
+  if (name == "uniform") return InitKind::uniform;
+  if (name == "normal") return InitKind::normal;
   if (name == "constant") return InitKind::constant;
   throw Error("unknown initialiser '" + name +
               "': expected he_normal, he_uniform, xavier_normal (glorot_normal), "
-              "xavier_uniform (glorot_uniform) or constant");
+              "xavier_uniform (glorot_uniform), uniform, normal or constant");
 }
 
 const char* init_kind_name(InitKind kind) {
@@ -55,6 +57,8 @@ const char* init_kind_name(InitKind kind) {
     case InitKind::he_uniform: return "he_uniform";
     case InitKind::xavier_normal: return "xavier_normal";
     case InitKind::xavier_uniform: return "xavier_uniform";
+    case InitKind::uniform: return "uniform";
+    case InitKind::normal: return "normal";
     case InitKind::constant: return "constant";
   }
   return "?";
@@ -63,14 +67,19 @@ const char* init_kind_name(InitKind kind) {
 std::vector<float> init_values(const Initializer& init, const Shape& shape,
                                const std::string& name, uint64_t seed) {
   std::vector<float> out(numel_of(shape), init.value);
-  if (init.kind == InitKind::constant) return out;
+  const uint64_t key = seed ^ name_key(name);
+  switch (init.kind) {
+    case InitKind::constant: return out;
+    case InitKind::uniform: fill_uniform(out, init.value, key); return out;
+    case InitKind::normal: fill_normal(out, init.value, key); return out;
+    default: break;  // the fan-based kinds below
+  }
   KILN_CHECK(shape.size() >= 2, "parameter '", name, "' of shape ", shape_str(shape), " needs ",
              init_kind_name(init.kind), ", which needs a weight of rank >= 2; use constant");
   int64_t receptive = 1;
   for (size_t i = 2; i < shape.size(); ++i) receptive *= shape[i];
   const double fan_in = static_cast<double>(shape[1] * receptive);
   const double fan_out = static_cast<double>(shape[0] * receptive);
-  const uint64_t key = seed ^ name_key(name);
   switch (init.kind) {
     case InitKind::he_normal: fill_normal(out, std::sqrt(2.0 / fan_in), key); break;
     case InitKind::he_uniform: fill_uniform(out, std::sqrt(6.0 / fan_in), key); break;
@@ -78,6 +87,8 @@ std::vector<float> init_values(const Initializer& init, const Shape& shape,
     case InitKind::xavier_uniform:
       fill_uniform(out, std::sqrt(6.0 / (fan_in + fan_out)), key);
       break;
+    case InitKind::uniform:
+    case InitKind::normal:
     case InitKind::constant: break;
   }
   return out;

@@ -106,6 +106,12 @@ Tensor as_matrix(const Tensor& t) {
   return t.view({n, n == 0 ? 0 : t.numel() / n});
 }
 
+// [..., features] viewed as [rows, features].
+Tensor rows_of(const Tensor& t) {
+  const int64_t features = t.dim(-1);
+  return t.view({features == 0 ? 0 : t.numel() / features, features});
+}
+
 class LinearLayer final : public Layer {
  public:
   LinearLayer(const std::string& name, const std::string& input, const LinearConfig& c)
@@ -116,25 +122,31 @@ class LinearLayer final : public Layer {
   Shape output_shape(const std::vector<Shape>& in) const override {
     KILN_CHECK(in[0].size() >= 2, "linear expects an input [N, features...], got ",
                shape_str(in[0]));
-    return {in[0][0], c_.out_features};
+    if (!c_.per_step) return {in[0][0], c_.out_features};
+    Shape out = in[0];
+    out.back() = c_.out_features;
+    return out;
   }
   void create_params(const std::vector<Shape>& in, Device device, uint64_t seed) override {
-    const int64_t features = numel_of(in[0]) / in[0][0];
+    const int64_t features = c_.per_step ? in[0].back() : numel_of(in[0]) / in[0][0];
     init_param(add_param("weight", {c_.out_features, features}, device), c_.weight_init, seed);
     if (c_.bias) init_param(add_param("bias", {c_.out_features}, device), c_.bias_init, seed);
   }
   void forward(const std::vector<const Tensor*>& x, Tensor& y, const RunContext&) override {
-    ops::linear_forward(as_matrix(*x[0]), params()[0].value, c_.bias ? &params()[1].value : nullptr,
-                        y);
+    Tensor y_matrix = rows_of(y);
+    ops::linear_forward(matrix(*x[0]), params()[0].value, c_.bias ? &params()[1].value : nullptr,
+                        y_matrix);
   }
   void backward(const std::vector<const Tensor*>& x, const Tensor&, const Tensor& dy,
                 const std::vector<Tensor*>& dx, const RunContext&) override {
-    Tensor dx_matrix = dx[0] ? as_matrix(*dx[0]) : Tensor();
-    ops::linear_backward(as_matrix(*x[0]), params()[0].value, dy, dx[0] ? &dx_matrix : nullptr,
-                         params()[0].grad, c_.bias ? &params()[1].grad : nullptr);
+    Tensor dx_matrix = dx[0] ? matrix(*dx[0]) : Tensor();
+    ops::linear_backward(matrix(*x[0]), params()[0].value, rows_of(dy),
+                         dx[0] ? &dx_matrix : nullptr, params()[0].grad,
+                         c_.bias ? &params()[1].grad : nullptr);
   }
 
  private:
+  Tensor matrix(const Tensor& t) const { return c_.per_step ? rows_of(t) : as_matrix(t); }
   LinearConfig c_;
 };
 
@@ -168,32 +180,40 @@ class LrnLayer final : public Layer {
 class SoftmaxCrossEntropyLayer final : public Layer {
  public:
   SoftmaxCrossEntropyLayer(const std::string& name, const std::string& logits,
-                           const std::string& labels)
-      : Layer(name, {logits, labels}) {}
+                           const std::string& labels, int ignore_index)
+      : Layer(name, {logits, labels}), ignore_index_(ignore_index) {}
   const char* type() const override { return "softmax_cross_entropy"; }
   int input_count() const override { return 2; }
   bool differentiable_input(int i) const override { return i == 0; }
+  int ignore_index() const { return ignore_index_; }
+  // Logits [..., classes] with labels [...]: [N, C] for images, [T, B, C] per step.
   Shape output_shape(const std::vector<Shape>& in) const override {
-    KILN_CHECK(in[0].size() == 2, "softmax_cross_entropy expects logits [N, classes], got ",
+    KILN_CHECK(in[0].size() >= 2, "softmax_cross_entropy expects logits [N, classes], got ",
                shape_str(in[0]), " (add a flatten or linear layer before it)");
-    KILN_CHECK(in[1].size() == 1 && in[1][0] == in[0][0],
-               "softmax_cross_entropy expects labels [N] for logits ", shape_str(in[0]),
-               ", got labels ", shape_str(in[1]), " (declare the label input with shape [])");
+    const Shape label_shape(in[0].begin(), in[0].end() - 1);
+    KILN_CHECK(in[1] == label_shape, "softmax_cross_entropy expects labels ",
+               shape_str(label_shape), " for logits ", shape_str(in[0]), ", got labels ",
+               shape_str(in[1]), " (declare the label input with shape [])");
     return {1};
   }
   void forward(const std::vector<const Tensor*>& x, Tensor& y, const RunContext&) override {
-    if (probs_.shape() != x[0]->shape() || probs_.device() != y.device()) {
-      probs_ = Tensor(x[0]->shape(), y.device());
+    const Tensor logits = rows_of(*x[0]);
+    if (probs_.shape() != logits.shape() || probs_.device() != y.device()) {
+      probs_ = Tensor(logits.shape(), y.device());
     }
-    ops::softmax_cross_entropy_forward(*x[0], *x[1], probs_, y);
+    ops::softmax_cross_entropy_forward(logits, labels_of(*x[1]), probs_, y, ignore_index_);
   }
   // The loss is the objective: its own gradient is 1, so dy is not read.
   void backward(const std::vector<const Tensor*>& x, const Tensor&, const Tensor&,
                 const std::vector<Tensor*>& dx, const RunContext&) override {
-    if (dx[0]) ops::softmax_cross_entropy_backward(probs_, *x[1], *dx[0]);
+    if (!dx[0]) return;
+    Tensor dlogits = rows_of(*dx[0]);
+    ops::softmax_cross_entropy_backward(probs_, labels_of(*x[1]), dlogits, ignore_index_);
   }
 
  private:
+  static Tensor labels_of(const Tensor& labels) { return labels.view({labels.numel()}); }
+  int ignore_index_;
   Tensor probs_;
 };
 
@@ -213,8 +233,12 @@ LayerPtr make_lrn(const std::string& name, const std::string& input, const LrnPa
   return std::make_unique<LrnLayer>(name, input, p);
 }
 LayerPtr make_softmax_cross_entropy(const std::string& name, const std::string& logits,
-                                    const std::string& labels) {
-  return std::make_unique<SoftmaxCrossEntropyLayer>(name, logits, labels);
+                                    const std::string& labels, int ignore_index) {
+  return std::make_unique<SoftmaxCrossEntropyLayer>(name, logits, labels, ignore_index);
+}
+
+int loss_ignore_index(const Layer& loss) {
+  return dynamic_cast<const SoftmaxCrossEntropyLayer&>(loss).ignore_index();
 }
 
 bool is_loss_layer(const Layer& layer) {

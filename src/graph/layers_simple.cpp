@@ -12,10 +12,12 @@ namespace {
 
 class InputLayer final : public Layer {
  public:
-  InputLayer(const std::string& name, Shape sample) : Layer(name, {}), sample_(std::move(sample)) {}
+  InputLayer(const std::string& name, Shape sample, bool sequence)
+      : Layer(name, {}), sample_(std::move(sample)), sequence_(sequence) {}
   const char* type() const override { return "input"; }
   int input_count() const override { return 0; }
   const Shape& sample_shape() const { return sample_; }
+  bool sequence() const { return sequence_; }
   Shape output_shape(const std::vector<Shape>&) const override { return sample_; }
   void forward(const std::vector<const Tensor*>&, Tensor&, const RunContext&) override {}
   void backward(const std::vector<const Tensor*>&, const Tensor&, const Tensor&,
@@ -23,6 +25,7 @@ class InputLayer final : public Layer {
 
  private:
   Shape sample_;
+  bool sequence_;
 };
 
 class ActivationLayer final : public Layer {
@@ -115,8 +118,8 @@ class DropoutLayer final : public Layer {
 
 }  // namespace
 
-LayerPtr make_input(const std::string& name, Shape sample_shape) {
-  return std::make_unique<InputLayer>(name, std::move(sample_shape));
+LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence) {
+  return std::make_unique<InputLayer>(name, std::move(sample_shape), sequence);
 }
 LayerPtr make_activation(const std::string& name, const std::string& input, Activation kind) {
   return std::make_unique<ActivationLayer>(name, input, kind);
@@ -134,6 +137,10 @@ LayerPtr make_dropout(const std::string& name, const std::string& input, float p
 bool is_input_layer(const Layer& layer) { return dynamic_cast<const InputLayer*>(&layer); }
 const Shape& input_sample_shape(const Layer& layer) {
   return dynamic_cast<const InputLayer&>(layer).sample_shape();
+}
+bool is_sequence_input(const Layer& layer) {
+  const auto* input = dynamic_cast<const InputLayer*>(&layer);
+  return input && input->sequence();
 }
 
 }  // namespace kiln::graph

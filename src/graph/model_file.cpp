@@ -45,14 +45,21 @@ struct Entry {
   Error error(const std::string& what) const { return Error(where + ": " + what); }
 };
 
+// The kinds whose number is given in the file (the others derive it from the shape).
+bool takes_value(InitKind kind) {
+  return kind == InitKind::constant || kind == InitKind::uniform || kind == InitKind::normal;
+}
+
 Initializer parse_init(const Entry& e, const std::string& key, Initializer fallback) {
   if (!e.node[key]) return fallback;
   const YAML::Node& n = e.node[key];
   try {
-    if (n.IsScalar()) return Initializer{parse_init_kind(n.as<std::string>())};
-    Initializer init{parse_init_kind(n["type"].as<std::string>(""))};
-    if (init.kind == InitKind::constant) {
-      KILN_CHECK(n["value"], "a constant initialiser needs a value: {type: constant, value: 0}");
+    Initializer init{parse_init_kind(n.IsScalar() ? n.as<std::string>()
+                                                  : n["type"].as<std::string>(""))};
+    if (takes_value(init.kind)) {
+      KILN_CHECK(!n.IsScalar() && n["value"], "a ", init_kind_name(init.kind),
+                 " initialiser needs a value: {type: ", init_kind_name(init.kind),
+                 ", value: 0.1}");
       init.value = n["value"].as<float>();
     }
     return init;
@@ -110,6 +117,7 @@ LinearConfig parse_linear(const Entry& e) {
   c.out_features = e.get<int>("out_features", 0);
   if (c.out_features <= 0) throw e.error("needs out_features (a positive integer)");
   c.bias = e.get<bool>("bias", true);
+  c.per_step = e.get<bool>("per_step", false);
   c.weight_init = parse_init(e, "weight_init", c.weight_init);
   c.bias_init = parse_init(e, "bias_init", c.bias_init);
   return c;
@@ -135,17 +143,18 @@ const std::map<std::string, LayerType>& layer_types() {
                          return make_pool2d(e.name, in[0], mode, parse_pool(e));
                        }};
     };
-    t["input"] = {{"shape"}, [](const Entry& e, const auto&) {
+    t["input"] = {{"shape", "sequence"}, [](const Entry& e, const auto&) {
                     if (!e.node["shape"]) throw e.error("needs shape (per sample, e.g. [1, 28, 28], or [] for labels)");
                     const auto dims = e.get<std::vector<int64_t>>("shape", {});
-                    return make_input(e.name, Shape(dims.begin(), dims.end()));
+                    return make_input(e.name, Shape(dims.begin(), dims.end()),
+                                      e.get<bool>("sequence", false));
                   }};
     t["conv2d"] = {{"out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias",
                     "weight_init", "bias_init"},
                    [](const Entry& e, const auto& in) { return make_conv2d(e.name, in[0], parse_conv2d(e)); }};
     t["max_pool2d"] = pool(PoolMode::max);
     t["avg_pool2d"] = pool(PoolMode::avg);
-    t["linear"] = {{"out_features", "bias", "weight_init", "bias_init"},
+    t["linear"] = {{"out_features", "bias", "per_step", "weight_init", "bias_init"},
                    [](const Entry& e, const auto& in) { return make_linear(e.name, in[0], parse_linear(e)); }};
     t["relu"] = activation(Activation::relu);
     t["tanh"] = activation(Activation::tanh);
@@ -161,13 +170,20 @@ const std::map<std::string, LayerType>& layer_types() {
                   p.k = e.get<float>("k", p.k);
                   return make_lrn(e.name, in[0], p);
                 }};
+    t["sequence_pool"] = {{"mode"}, [](const Entry& e, const auto& in) {
+                            if (in.size() != 2) throw e.error("needs inputs: [sequence, lengths]");
+                            return make_sequence_pool(e.name, in[0], in[1],
+                                                      parse_sequence_pool(e.get<std::string>("mode", "mean")));
+                          }};
     t["flatten"] = {{}, [](const Entry& e, const auto& in) { return make_flatten(e.name, in[0]); }};
     t["add"] = {{}, [](const Entry& e, const auto& in) { return make_add(e.name, in); }};
-    t["softmax_cross_entropy"] = {{}, [](const Entry& e, const auto& in) {
+    t["softmax_cross_entropy"] = {{"ignore_index"}, [](const Entry& e, const auto& in) {
                                     if (in.size() != 2) {
                                       throw e.error("needs inputs: [logits, labels]");
                                     }
-                                    return make_softmax_cross_entropy(e.name, in[0], in[1]);
+                                    return make_softmax_cross_entropy(
+                                        e.name, in[0], in[1],
+                                        e.get<int>("ignore_index", ops::kNoIgnoreIndex));
                                   }};
     return t;
   }();

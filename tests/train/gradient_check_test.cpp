@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "kiln/graph/model_file.h"
 #include "support/op_test.h"
@@ -48,20 +49,30 @@ layers:
   - {name: loss, type: softmax_cross_entropy, inputs: [logits, y]}
 )";
 
-void check_gradients(const char* model, const Shape& sample, int classes) {
+// Sets the batch and fills every input of a built graph.
+using FillInputs = std::function<void(graph::Graph&)>;
+
+// Images [batch, sample...] in "x" and class ids in "y".
+FillInputs dense_inputs(const Shape& sample, int classes) {
+  return [sample, classes](graph::Graph& g) {
+    const int64_t batch = 3;
+    g.set_batch(batch);
+    Shape shape{batch};
+    shape.insert(shape.end(), sample.begin(), sample.end());
+    g.input("x").copy_from(test::random_tensor(shape, Device::cpu(), 21));
+    std::vector<float> labels(batch);
+    for (int64_t i = 0; i < batch; ++i) labels[i] = static_cast<float>((i * 2 + 1) % classes);
+    g.input("y").copy_from(Tensor::from_vector(labels, {batch}, Device::cpu()));
+  };
+}
+
+void check_gradients(const char* model, const FillInputs& fill) {
   graph::GraphOptions options;
   options.seed = 4;
   graph::Graph g(Device::cpu(), options);
   graph::add_model_yaml(g, model);
   g.build();
-  const int64_t batch = 3;
-  g.set_batch(batch);
-  Shape shape{batch};
-  shape.insert(shape.end(), sample.begin(), sample.end());
-  g.input("x").copy_from(test::random_tensor(shape, Device::cpu(), 21));
-  std::vector<float> labels(batch);
-  for (int64_t i = 0; i < batch; ++i) labels[i] = static_cast<float>((i * 2 + 1) % classes);
-  g.input("y").copy_from(Tensor::from_vector(labels, {batch}, Device::cpu()));
+  fill(g);
   const graph::RunContext ctx = g.context(true, 0);
   auto loss = [&] {
     g.forward(ctx);
@@ -97,9 +108,66 @@ void check_gradients(const char* model, const Shape& sample, int classes) {
   }
 }
 
-TEST(GradientCheck, DenseGraphWithFanOut) { check_gradients(kDenseFanOut, {5}, 4); }
+TEST(GradientCheck, DenseGraphWithFanOut) { check_gradients(kDenseFanOut, dense_inputs({5}, 4)); }
 
-TEST(GradientCheck, ConvGraphWithFanOut) { check_gradients(kConvFanOut, {2, 7, 6}, 3); }
+TEST(GradientCheck, ConvGraphWithFanOut) {
+  check_gradients(kConvFanOut, dense_inputs({2, 7, 6}, 3));
+}
+
+// Sequence features x [T, B, 4] of unequal lengths with per-step tags y [T, B]
+// (-1 on padded steps) and per-sequence classes "c" [B].
+constexpr int64_t kSteps = 4, kSequences = 3;
+const std::vector<float> kLengths = {4, 1, 3};
+
+void fill_sequences(graph::Graph& g) {
+  g.set_batch(kSequences, kSteps);
+  g.input("x").copy_from(test::random_tensor({kSteps, kSequences, 4}, Device::cpu(), 22));
+  std::vector<float> tags(kSteps * kSequences);
+  for (int64_t t = 0; t < kSteps; ++t) {
+    for (int64_t b = 0; b < kSequences; ++b) {
+      tags[t * kSequences + b] = t < kLengths[b] ? static_cast<float>((t + 2 * b) % 3) : -1.0f;
+    }
+  }
+  g.input("y").copy_from(Tensor::from_vector(tags, {kSteps, kSequences}, Device::cpu()));
+}
+
+// A per-step tagger head: linear layers on [T, B, F], loss over unpadded steps.
+const char* kPerStepTagger = R"(
+layers:
+  - {name: x, type: input, shape: [4], sequence: true}
+  - {name: y, type: input, shape: [], sequence: true}
+  - {name: fc1, type: linear, input: x, out_features: 5, per_step: true, weight_init: xavier_normal}
+  - {name: act, type: tanh}
+  - {name: logits, type: linear, out_features: 3, per_step: true, weight_init: xavier_normal}
+  - {name: loss, type: softmax_cross_entropy, inputs: [logits, y], ignore_index: -1}
+)";
+
+TEST(GradientCheck, PerStepTaggerSkipsPadding) { check_gradients(kPerStepTagger, fill_sequences); }
+
+// Many-to-one: per-step features pooled over the valid steps by two modes (fan-out).
+const char* kPooledClassifier = R"(
+layers:
+  - {name: x, type: input, shape: [4], sequence: true}
+  - {name: lengths, type: input, shape: []}
+  - {name: c, type: input, shape: []}
+  - {name: fc1, type: linear, input: x, out_features: 6, per_step: true, weight_init: xavier_normal}
+  - {name: act, type: tanh}
+  - {name: mean, type: sequence_pool, inputs: [act, lengths], mode: mean}
+  - {name: last, type: sequence_pool, inputs: [act, lengths], mode: last_bidirectional}
+  - {name: fc_mean, type: linear, input: mean, out_features: 3, weight_init: xavier_normal}
+  - {name: fc_last, type: linear, input: last, out_features: 3, weight_init: xavier_normal}
+  - {name: logits, type: add, inputs: [fc_mean, fc_last]}
+  - {name: loss, type: softmax_cross_entropy, inputs: [logits, c]}
+)";
+
+TEST(GradientCheck, PooledSequenceClassifier) {
+  check_gradients(kPooledClassifier, [](graph::Graph& g) {
+    g.set_batch(kSequences, kSteps);
+    g.input("x").copy_from(test::random_tensor({kSteps, kSequences, 4}, Device::cpu(), 23));
+    g.input("lengths").copy_from(Tensor::from_vector(kLengths, {kSequences}, Device::cpu()));
+    g.input("c").copy_from(Tensor::from_vector({2, 0, 1}, {kSequences}, Device::cpu()));
+  });
+}
 
 }  // namespace
 }  // namespace kiln

@@ -271,5 +271,75 @@ TEST(Init, SeededPerNameAndWithTheRightSpread) {
   EXPECT_THROW(graph::init_values({InitKind::he_uniform}, {5}, "b", 3), Error);
 }
 
+TEST(Init, ExplicitUniformAndNormalWorkOnAnyRank) {
+  // Rank 1 is fine: the bound or spread is given, not derived from fans.
+  double max_abs = 0;
+  for (float v : graph::init_values(graph::Initializer::uniform(0.0625f), {4096}, "b_ih", 5)) {
+    max_abs = std::max(max_abs, std::abs(static_cast<double>(v)));
+  }
+  EXPECT_LE(max_abs, 0.0625);
+  EXPECT_GT(max_abs, 0.99 * 0.0625);
+  const auto normal = graph::init_values(graph::Initializer::normal(2.0f), {100, 100}, "emb", 5);
+  double squares = 0;
+  for (float v : normal) squares += static_cast<double>(v) * v;
+  // 10000 draws: the sample variance's standard error is ~1.4%.
+  EXPECT_NEAR(squares / 10000, 4.0, 0.06 * 4.0);
+}
+
+TEST(Graph, SequenceInputsAreTimeMajorAndFollowSetBatch) {
+  graph::Graph g(Device::cpu());
+  graph::add_model_yaml(g, R"(
+layers:
+  - {name: x, type: input, shape: [3], sequence: true}
+  - {name: lengths, type: input, shape: []}
+  - {name: fc, type: linear, input: x, out_features: 2, per_step: true}
+  - {name: pooled, type: sequence_pool, inputs: [fc, lengths], mode: last}
+)");
+  g.build();
+  g.set_batch(4, 7);
+  EXPECT_EQ(g.shape("x"), Shape({7, 4, 3}));
+  EXPECT_EQ(g.shape("lengths"), Shape({4}));
+  EXPECT_EQ(g.shape("fc"), Shape({7, 4, 2}));
+  EXPECT_EQ(g.shape("pooled"), Shape({4, 2}));
+  EXPECT_EQ(g.param("fc.weight").value.shape(), Shape({2, 3}));
+  g.set_batch(4, 2);  // a shorter bucket
+  EXPECT_EQ(g.value("fc").shape(), Shape({2, 4, 2}));
+  EXPECT_HAS(error_of([&] { g.set_batch(4, 0); }), "time steps must be positive");
+}
+
+TEST(Graph, SequenceLayersRejectMismatchedShapes) {
+  auto build = [](const std::string& yaml) {
+    graph::Graph g(Device::cpu());
+    graph::add_model_yaml(g, yaml);
+    g.build();
+  };
+  EXPECT_HAS(error_of([&] {
+               build(R"(
+layers:
+  - {name: x, type: input, shape: [3]}
+  - {name: lengths, type: input, shape: []}
+  - {name: pooled, type: sequence_pool, inputs: [x, lengths]}
+)");
+             }),
+             "sequence batch [T, B, features]");
+  EXPECT_HAS(error_of([&] {
+               build(R"(
+layers:
+  - {name: x, type: input, shape: [4], sequence: true}
+  - {name: y, type: input, shape: []}
+  - {name: loss, type: softmax_cross_entropy, inputs: [x, y]}
+)");
+             }),
+             "expects labels [1, 1]");
+  EXPECT_HAS(error_of([&] {
+               build(R"(
+layers:
+  - {name: x, type: input, shape: [4], sequence: true}
+  - {name: pooled, type: sequence_pool, inputs: [x, x], mode: max}
+)");
+             }),
+             "unknown sequence pooling 'max'");
+}
+
 }  // namespace
 }  // namespace kiln

@@ -41,10 +41,11 @@ class Graph {
   // Orders, checks shapes (with batch 1) and creates parameters. Call once.
   void build();
 
-  // Allocates the inputs, values and gradients for `batch` samples; a no-op when
-  // the batch size is unchanged.
-  void set_batch(int64_t batch);
+  // Allocates the inputs, values and gradients for `batch` samples (sequence inputs:
+  // `steps` time steps of `batch` sequences, time-major); a no-op when neither changed.
+  void set_batch(int64_t batch, int64_t steps = 1);
   int64_t batch() const { return batch_; }
+  int64_t steps() const { return steps_; }
   // The tensor an input layer reads; fill it after set_batch().
   Tensor& input(const std::string& name);
 
@@ -57,7 +58,7 @@ class Graph {
   const Tensor& value(const std::string& name) const;
   // The gradient of a value after backward (inputs only with input_gradients).
   const Tensor& gradient(const std::string& name) const;
-  // Shape of a value for one sample batch (batch dimension = 1 before set_batch).
+  // Shape of a value for the current batch (batch = steps = 1 before set_batch).
   const Shape& shape(const std::string& name) const;
 
   const std::vector<Layer*>& order() const { return order_; }
@@ -77,7 +78,7 @@ class Graph {
   Node& node(const std::string& name);
   const Node& node(const std::string& name) const;
   void sort_topologically();
-  void infer_shapes(int64_t batch);
+  void infer_shapes(int64_t batch, int64_t steps);
   void mark_gradients();
   void run_backward(size_t start, const RunContext& ctx);
 
@@ -88,7 +89,7 @@ class Graph {
   std::vector<Layer*> order_;
   std::vector<Node*> sorted_;
   bool built_ = false;
-  int64_t batch_ = 0;
+  int64_t batch_ = 0, steps_ = 0;
   LayerObserver* observer_ = nullptr;
 };
 

@@ -1,15 +1,19 @@
 // The layer types and their settings: the C++ API for building a model (the YAML
 // model file maps onto the same structs, see kiln/graph/model_file.h).
 //   input                  a value fed by the caller; shape excludes the batch dimension
+//                          (sequence inputs are time-major: [T, B, shape...])
 //   conv2d                 ops::conv2d_*; weight [out, in/groups, kh, kw], bias [out]
 //   max_pool2d, avg_pool2d ops::pool2d_*
-//   linear                 ops::linear_*; flattens its input to [N, features]
+//   linear                 ops::linear_*; flattens its input to [N, features], or with
+//                          per_step maps the last dimension of [..., features]
 //   relu, tanh, sigmoid    ops::activation_*
 //   dropout                inverted dropout in training, identity in evaluation
 //   lrn                    ops::lrn_* (across channels)
 //   flatten                [N, ...] -> [N, prod(...)]
 //   add                    sum of its inputs (residual joins)
-//   softmax_cross_entropy  loss head: inputs [logits, labels], output the mean loss [1]
+//   sequence_pool          inputs [x [T, B, F], lengths [B]] -> [B, F]: ops::sequence_pool_*
+//   softmax_cross_entropy  loss head: inputs [logits [..., C], labels [...]], output the
+//                          mean loss [1] over labels that are not ignore_index
 #pragma once
 
 #include <memory>
@@ -22,6 +26,8 @@
 #include "kiln/ops/conv2d.h"
 #include "kiln/ops/lrn.h"
 #include "kiln/ops/pool2d.h"
+#include "kiln/ops/sequence_pool.h"
+#include "kiln/ops/softmax_cross_entropy.h"
 
 namespace kiln::graph {
 
@@ -38,13 +44,16 @@ struct Conv2dConfig {
 struct LinearConfig {
   int out_features = 0;
   bool bias = true;
+  // false: [N, ...] is flattened to [N, features]; true: the layer maps the last
+  // dimension of [..., features] and keeps the others (a per-step layer on [T, B, F]).
+  bool per_step = false;
   Initializer weight_init{InitKind::he_normal};
   Initializer bias_init = Initializer::constant(0.0f);
 };
 
 using LayerPtr = std::unique_ptr<Layer>;
 
-LayerPtr make_input(const std::string& name, Shape sample_shape);
+LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence = false);
 LayerPtr make_conv2d(const std::string& name, const std::string& input, const Conv2dConfig& c);
 LayerPtr make_pool2d(const std::string& name, const std::string& input, PoolMode mode,
                      const Pool2dParams& p);
@@ -54,13 +63,20 @@ LayerPtr make_dropout(const std::string& name, const std::string& input, float p
 LayerPtr make_lrn(const std::string& name, const std::string& input, const LrnParams& p);
 LayerPtr make_flatten(const std::string& name, const std::string& input);
 LayerPtr make_add(const std::string& name, std::vector<std::string> inputs);
+LayerPtr make_sequence_pool(const std::string& name, const std::string& x,
+                            const std::string& lengths, SequencePool mode);
 LayerPtr make_softmax_cross_entropy(const std::string& name, const std::string& logits,
-                                    const std::string& labels);
+                                    const std::string& labels,
+                                    int ignore_index = ops::kNoIgnoreIndex);
+// The label value a loss head skips (ops::kNoIgnoreIndex when none).
+int loss_ignore_index(const Layer& loss);
 
 // True for the loss head type (the graph starts backward there).
 bool is_loss_layer(const Layer& layer);
 // True for an input layer; its sample shape.
 bool is_input_layer(const Layer& layer);
 const Shape& input_sample_shape(const Layer& layer);
+// True for an input layer fed time-major sequences [T, B, shape...].
+bool is_sequence_input(const Layer& layer);
 
 }  // namespace kiln::graph

@@ -4,6 +4,7 @@
 //   layers:
 //     - {name: data, type: input, shape: [1, 28, 28]}
 //     - {name: label, type: input, shape: []}
+//     - {name: words, type: input, shape: [], sequence: true}   # [T, B], time-major
 //     - name: conv1
 //       type: conv2d
 //       input: data            # default: the latest non-input layer listed before
@@ -19,12 +20,14 @@
 //       bias_init: {type: constant, value: 0}
 //     - {name: pool1, type: max_pool2d, kernel: 2, stride: 2, padding: 0}
 //     - {name: fc1, type: linear, out_features: 120}
+//     - {name: tags, type: linear, out_features: 45, per_step: true}  # [T, B, F] -> [T, B, 45]
 //     - {name: relu1, type: relu}
 //     - {name: drop1, type: dropout, p: 0.5}
 //     - {name: norm1, type: lrn, size: 5, alpha: 1.0e-4, beta: 0.75, k: 2}
 //     - {name: flat, type: flatten}
 //     - {name: sum, type: add, inputs: [a, b]}
 //     - {name: loss, type: softmax_cross_entropy, inputs: [fc3, label]}
+//       (logits [..., C] with labels [...]; ignore_index: -1 skips padded positions)
 //
 // Unknown layer types, unknown keys and unknown inputs are errors that name the
 // layer and list what is valid.

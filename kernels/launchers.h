@@ -13,4 +13,5 @@
 #include "kernels/optimizer.h"
 #include "kernels/pool2d.h"
 #include "kernels/reduce.h"
+#include "kernels/rnn.h"
 #include "kernels/softmax_cross_entropy.h"

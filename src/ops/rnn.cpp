@@ -20,6 +20,10 @@
 #include "ops/kernels.h"
 #include "ops/rnn_checks.h"
 
+#if KILN_HAVE_CUDA
+#include "cudnn/rnn.h"
+#endif
+
 namespace kiln {
 
 int rnn_gate_count(RnnMode mode) { return rnn_gates(mode); }
@@ -284,8 +288,11 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
   check_engine("rnn", engine, x.device());
   if (engine == Engine::cudnn) {
     KILN_CHECK(!config.peepholes, "rnn: cuDNN has no peephole LSTM; use engine native");
-    // MERGE: the lead adds `return cudnn::rnn_forward(...)` (src/cudnn/rnn.h) here.
+#if KILN_HAVE_CUDA
+    return cudnn::rnn_forward(config, params, x, lengths, h0, c0, y, hn, cn, reserve, dropout);
+#else
     throw Error("rnn: the cudnn engine is not built into this version; use engine native");
+#endif
   }
   const Dims s = rnn::check_forward(config, params, x, lengths, h0, c0, y, hn, cn);
   const Device& device = x.device();
@@ -337,8 +344,12 @@ void rnn_backward(const RnnConfig& config, const std::vector<const Tensor*>& par
   check_engine("rnn backward", engine, x.device());
   if (engine == Engine::cudnn) {
     KILN_CHECK(!config.peepholes, "rnn backward: cuDNN has no peephole LSTM; use engine native");
-    // MERGE: the lead adds `return cudnn::rnn_backward(...)` (src/cudnn/rnn.h) here.
+#if KILN_HAVE_CUDA
+    return cudnn::rnn_backward(config, params, x, lengths, h0, c0, y, dy, dhn, dcn, reserve, dx,
+                               dh0, dc0, grads, dropout);
+#else
     throw Error("rnn backward: the cudnn engine is not built into this version; use engine native");
+#endif
   }
   const Dims s = rnn::check_backward(config, params, x, lengths, h0, c0, y, dy, dhn, dcn, dx,
                                      dh0, dc0, grads);

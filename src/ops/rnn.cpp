@@ -1,0 +1,390 @@
+// The recurrent op's sequence driver (Appleyard et al. 2016). Per (layer, direction):
+//   forward:  x_proj = in W_ih^T + b_ih for all T steps (one GEMM); per step s
+//             h_proj = h(s) W_hh^T (one GEMM) then one fused cell (kernels/rnn_cell.h);
+//   backward: per step, from the last: one fused cell backward, then dh(s) += d_h(s) W_hh
+//             (one GEMM); after the loop dW_hh = d_h^T h (one GEMM over all steps, h kept in
+//             step order), dW_ih = d_x^T in, d_in = d_x W_ih and the bias column sums.
+// States are kept per step in step order, hs[s] = the state step s reads (hs[0] = h0), so the
+// state after a sequence's own last step is hs[T] (idle steps copy it through).
+// Buffers are allocated once per call; docs/RECURRENT.md has the layouts and rules.
+#include "kiln/ops/rnn.h"
+
+#include <array>
+#include <utility>
+
+#include "cpu/linear.h"
+#include "cpu/rnn.h"
+#include "kiln/gemm.h"
+#include "kiln/ops/dropout.h"
+#include "ops/checks.h"
+#include "ops/kernels.h"
+#include "ops/rnn_checks.h"
+
+#if KILN_HAVE_CUDA
+#include "cudnn/rnn.h"
+#endif
+
+namespace kiln {
+
+int rnn_gate_count(RnnMode mode) { return rnn_gates(mode); }
+
+const char* rnn_mode_name(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::lstm: return "lstm";
+    case RnnMode::gru: return "gru";
+    case RnnMode::rnn_tanh: return "rnn_tanh";
+    case RnnMode::rnn_relu: return "rnn_relu";
+  }
+  return "?";
+}
+
+std::vector<RnnParamSpec> rnn_param_specs(const RnnConfig& c) {
+  const int64_t gh = static_cast<int64_t>(rnn_gate_count(c.mode)) * c.hidden_size;
+  std::vector<RnnParamSpec> specs;
+  for (int k = 0; k < c.num_layers; ++k) {
+    const int64_t in = k == 0 ? c.input_size : static_cast<int64_t>(c.hidden_size) * c.directions();
+    for (int d = 0; d < c.directions(); ++d) {
+      const std::string suffix = "_l" + std::to_string(k) + (d == 1 ? "_reverse" : "");
+      specs.push_back({"weight_ih" + suffix, {gh, in}});
+      specs.push_back({"weight_hh" + suffix, {gh, c.hidden_size}});
+      specs.push_back({"bias_ih" + suffix, {gh}});
+      specs.push_back({"bias_hh" + suffix, {gh}});
+      if (c.peepholes) specs.push_back({"weight_ch" + suffix, {3 * static_cast<int64_t>(c.hidden_size)}});
+    }
+  }
+  return specs;
+}
+
+namespace ops {
+
+namespace {
+
+using rnn::Dims;
+
+// The parameters of one (layer, direction).
+struct CellParams {
+  const float *w_ih, *w_hh, *b_ih, *b_hh, *w_ch;
+};
+struct CellGrads {
+  float *w_ih, *w_hh, *b_ih, *b_hh, *w_ch;
+};
+
+template <class Ptr, class List>
+std::array<Ptr, 5> cell_slice(const Dims& s, const List& list, int k, int d) {
+  const int per_cell = s.peepholes ? 5 : 4;
+  const std::size_t first = static_cast<std::size_t>(k * s.D + d) * per_cell;
+  std::array<Ptr, 5> out{};
+  for (int i = 0; i < per_cell; ++i) out[i] = list[first + i]->data();
+  return out;
+}
+
+CellParams cell_params(const Dims& s, const std::vector<const Tensor*>& params, int k, int d) {
+  const auto p = cell_slice<const float*>(s, params, k, d);
+  return {p[0], p[1], p[2], p[3], p[4]};
+}
+
+CellGrads cell_grads(const Dims& s, const std::vector<Tensor*>& grads, int k, int d) {
+  const auto g = cell_slice<float*>(s, grads, k, d);
+  return {g[0], g[1], g[2], g[3], g[4]};
+}
+
+// ---- device-neutral element-wise helpers -------------------------------------------------
+
+void zero_floats(const Device& device, float* dst, int64_t n) {
+  rt::runtime(device).memset(dst, 0, static_cast<std::size_t>(n) * sizeof(float));
+}
+
+void copy_floats(const Device& device, float* dst, const float* src, int64_t n) {
+  rt::runtime(device).copy_within(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+}
+
+// dst = src, or zeros when src is null.
+void init_floats(const Device& device, float* dst, const float* src, int64_t n) {
+  if (src) return copy_floats(device, dst, src, n);
+  zero_floats(device, dst, n);
+}
+
+void add_bias(const Device& device, float* y, const float* bias, int64_t rows, int cols) {
+  if (device.is_cpu()) return cpu::bias_add(y, bias, rows, cols);
+  KILN_KERNEL(device, bias_add, y, bias, rows, cols);
+}
+
+void column_sums(const Device& device, const float* m, float* sums, int64_t rows, int cols) {
+  if (device.is_cpu()) return cpu::bias_grad(m, sums, rows, cols);
+  KILN_KERNEL(device, bias_grad, m, sums, rows, cols);
+}
+
+void cell_forward(const Device& device, const RnnForwardStep& step) {
+  if (device.is_cpu()) return cpu::rnn_cell_forward(step);
+  KILN_KERNEL(device, rnn_cell_forward, step);
+}
+
+void cell_backward(const Device& device, const RnnBackwardStep& step) {
+  if (device.is_cpu()) return cpu::rnn_cell_backward(step);
+  KILN_KERNEL(device, rnn_cell_backward, step);
+}
+
+void peephole_grad(const Device& device, const float* d_h, const float* c, const Dims& s,
+                   float* dw) {
+  const int64_t rows = static_cast<int64_t>(s.T) * s.B;
+  if (device.is_cpu()) return cpu::rnn_peephole_grad(d_h, c, rows, s.B, s.H, dw);
+  KILN_KERNEL(device, rnn_peephole_grad, d_h, c, rows, s.B, s.H, dw);
+}
+
+// ---- one (layer, direction) ----------------------------------------------------------------
+
+// Where one (layer, direction) keeps its per-step states and activations.
+struct CellTrace {
+  float* hs;     // [T+1, B, H] step order
+  float* cs;     // [T+1, B, H] step order, lstm only (else null)
+  float* saved;  // [T, B, saved_per_unit * H] step order, or null (inference)
+};
+
+RnnStepShape step_shape(const Dims& s, int d, int step, const float* lengths) {
+  return {s.mode, s.B, s.H, s.T, step, d, s.D * s.H, d * s.H, lengths};
+}
+
+// Runs direction d of one layer over `in` [T, B, in_k], writing its half of `out`.
+void forward_cell(const Device& device, const Dims& s, const CellParams& p, int k, int d,
+                  const float* in, const float* lengths, const float* h0, const float* c0,
+                  float* out, const CellTrace& trace, float* x_proj, float* h_proj) {
+  const int gh = s.G * s.H;
+  const int64_t tb = static_cast<int64_t>(s.T) * s.B, bh = static_cast<int64_t>(s.B) * s.H;
+  gemm_row_major(device, Transpose::no, Transpose::yes, static_cast<int>(tb), gh, s.in(k), 1.0f,
+                 in, p.w_ih, 0.0f, x_proj);
+  add_bias(device, x_proj, p.b_ih, tb, gh);
+  init_floats(device, trace.hs, h0, bh);
+  if (trace.cs) init_floats(device, trace.cs, c0, bh);
+  const int64_t saved_row = bh * rnn_saved_per_unit(s.mode);
+  for (int step = 0; step < s.T; ++step) {
+    const float* h_prev = trace.hs + step * bh;
+    gemm_row_major(device, Transpose::no, Transpose::yes, s.B, gh, s.H, 1.0f, h_prev, p.w_hh,
+                   0.0f, h_proj);
+    RnnForwardStep a{step_shape(s, d, step, lengths),
+                     x_proj,
+                     h_proj,
+                     p.b_hh,
+                     p.w_ch,
+                     h_prev,
+                     trace.cs ? trace.cs + step * bh : nullptr,
+                     trace.hs + (step + 1) * bh,
+                     trace.cs ? trace.cs + (step + 1) * bh : nullptr,
+                     out,
+                     trace.saved ? trace.saved + step * saved_row : nullptr};
+    cell_forward(device, a);
+  }
+}
+
+// What backward reads of one (layer, direction)'s forward (a CellTrace, read-only).
+struct SavedTrace {
+  const float *hs, *cs, *saved;
+};
+
+// Scratch of the backward pass, allocated once per call.
+struct BackwardScratch {
+  float* d_x;  // [T, B, G*H] time order
+  float* d_h;  // [T, B, G*H] step order (may be d_x: see backward_cell)
+  float* dh;   // [2, B, H] carries, ping-pong
+  float* dc;   // [2, B, H]
+};
+
+struct StateGrads {
+  const float *dhn, *dcn;  // this cell's slices, or null
+  float *dh0, *dc0;        // this cell's slices, or null
+};
+
+// Backpropagation through time for direction d of layer k. `d_in` (null: not wanted) gets
+// d_x W_ih, added to what is there when `accumulate`.
+void backward_cell(const Device& device, const Dims& s, const CellParams& p, const CellGrads& g,
+                   int k, int d, const float* in, const float* lengths, const float* d_out,
+                   const SavedTrace& trace, const StateGrads& st, const BackwardScratch& w,
+                   float* d_in, bool accumulate) {
+  const int gh = s.G * s.H, in_size = s.in(k);
+  const int64_t tb = static_cast<int64_t>(s.T) * s.B, bh = static_cast<int64_t>(s.B) * s.H;
+  // Step order is time order in the forward direction, so lstm and rnn (whose x-side and
+  // h-side gate gradients are equal) write one buffer there.
+  float* d_h = (d == 0 && s.mode != RnnMode::gru) ? w.d_x : w.d_h;
+  init_floats(device, w.dh, st.dhn, bh);
+  if (trace.cs) init_floats(device, w.dc, st.dcn, bh);
+  const int64_t saved_row = bh * rnn_saved_per_unit(s.mode);
+  int cur = 0;
+  for (int step = s.T - 1; step >= 0; --step) {
+    const int next = 1 - cur;
+    float* d_h_step = d_h + step * s.B * static_cast<int64_t>(gh);
+    RnnBackwardStep a{step_shape(s, d, step, lengths),
+                      p.w_ch,
+                      trace.saved + step * saved_row,
+                      trace.hs + step * bh,
+                      trace.cs ? trace.cs + step * bh : nullptr,
+                      trace.cs ? trace.cs + (step + 1) * bh : nullptr,
+                      d_out,
+                      w.dh + cur * bh,
+                      trace.cs ? w.dc + cur * bh : nullptr,
+                      w.dh + next * bh,
+                      trace.cs ? w.dc + next * bh : nullptr,
+                      w.d_x,
+                      d_h_step};
+    cell_backward(device, a);
+    gemm_row_major(device, Transpose::no, Transpose::no, s.B, s.H, gh, 1.0f, d_h_step, p.w_hh,
+                   1.0f, w.dh + next * bh);
+    cur = next;
+  }
+  if (st.dh0) copy_floats(device, st.dh0, w.dh + cur * bh, bh);
+  if (st.dc0) copy_floats(device, st.dc0, w.dc + cur * bh, bh);
+  const int rows = static_cast<int>(tb);
+  gemm_row_major(device, Transpose::yes, Transpose::no, gh, s.H, rows, 1.0f, d_h, trace.hs, 0.0f,
+                 g.w_hh);
+  column_sums(device, d_h, g.b_hh, tb, gh);
+  gemm_row_major(device, Transpose::yes, Transpose::no, gh, in_size, rows, 1.0f, w.d_x, in, 0.0f,
+                 g.w_ih);
+  column_sums(device, w.d_x, g.b_ih, tb, gh);
+  if (s.peepholes) peephole_grad(device, d_h, trace.cs, s, g.w_ch);
+  if (d_in) {
+    gemm_row_major(device, Transpose::no, Transpose::no, rows, in_size, gh, 1.0f, w.d_x, p.w_ih,
+                   accumulate ? 1.0f : 0.0f, d_in);
+  }
+}
+
+// ---- the reserve ---------------------------------------------------------------------------
+// saved[k * (1 + 3D)] = layer k's input (k > 0; the previous layer's output after dropout);
+// saved[k * (1 + 3D) + 1 + 3d + {0, 1, 2}] = saved activations, hs, cs of (k, d).
+
+std::size_t input_slot(const Dims& s, int k) { return static_cast<std::size_t>(k) * (1 + 3 * s.D); }
+std::size_t trace_slot(const Dims& s, int k, int d) { return input_slot(s, k) + 1 + 3 * d; }
+
+Shape saved_shape(const Dims& s) { return {s.T, s.B, rnn_saved_per_unit(s.mode) * s.H}; }
+Shape states_shape(const Dims& s) { return {s.T + 1, s.B, s.H}; }
+
+float* data_or_null(Tensor& t) { return t.defined() ? t.data() : nullptr; }
+
+CellTrace trace_of(std::vector<Tensor>& saved, std::size_t slot) {
+  return {saved[slot + 1].data(), data_or_null(saved[slot + 2]), saved[slot].data()};
+}
+
+SavedTrace saved_trace(const std::vector<Tensor>& saved, std::size_t slot) {
+  const Tensor& cs = saved[slot + 2];
+  return {saved[slot + 1].data(), cs.defined() ? cs.data() : nullptr, saved[slot].data()};
+}
+
+const float* slice(const Tensor* t, const Dims& s, int k, int d) {
+  return t ? t->data() + static_cast<int64_t>(k * s.D + d) * s.B * s.H : nullptr;
+}
+float* slice(Tensor* t, const Dims& s, int k, int d) {
+  return t ? t->data() + static_cast<int64_t>(k * s.D + d) * s.B * s.H : nullptr;
+}
+
+// Dropout on layer k's output: its own Philox counters, after those of layers 0 .. k-1.
+uint64_t dropout_offset(const Dims& s, const RnnDropout& dropout, int k) {
+  const uint64_t elements = static_cast<uint64_t>(s.T) * s.B * s.D * s.H;
+  return dropout.offset + static_cast<uint64_t>(k) * ((elements + 3) / 4);
+}
+
+}  // namespace
+
+void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& params,
+                 const Tensor& x, const Tensor* lengths, const Tensor* h0, const Tensor* c0,
+                 Tensor& y, Tensor* hn, Tensor* cn, RnnReserve* reserve,
+                 const RnnDropout& dropout, Engine engine) {
+  check_engine("rnn", engine, x.device());
+  if (engine == Engine::cudnn) {
+    KILN_CHECK(!config.peepholes, "rnn: cuDNN has no peephole LSTM; use engine native");
+#if KILN_HAVE_CUDA
+    return cudnn::rnn_forward(config, params, x, lengths, h0, c0, y, hn, cn, reserve, dropout);
+#else
+    throw Error("rnn: the cudnn engine is not built into this version; use engine native");
+#endif
+  }
+  const Dims s = rnn::check_forward(config, params, x, lengths, h0, c0, y, hn, cn);
+  const Device& device = x.device();
+  const bool training = reserve != nullptr;
+  const bool drop = training && config.dropout > 0.0f && s.L > 1;
+  const float* lens = lengths ? lengths->data() : nullptr;
+  std::vector<Tensor> scratch_trace(3);  // inference: one trace reused by every cell
+  if (training) {
+    reserve->saved.clear();
+    reserve->saved.resize(input_slot(s, s.L));
+  } else {
+    scratch_trace[1] = Tensor(states_shape(s), device);
+    if (s.mode == RnnMode::lstm) scratch_trace[2] = Tensor(states_shape(s), device);
+  }
+  Tensor x_proj({s.T, s.B, s.G * s.H}, device), h_proj({s.B, s.G * s.H}, device);
+  Tensor layer_in;  // inference: the input of the current layer (k > 0)
+  const float* in = x.data();
+  for (int k = 0; k < s.L; ++k) {
+    Tensor layer_out;
+    float* out = k + 1 == s.L ? y.data() : (layer_out = Tensor({s.T, s.B, s.D * s.H}, device)).data();
+    for (int d = 0; d < s.D; ++d) {
+      CellTrace trace{scratch_trace[1].data(), data_or_null(scratch_trace[2]), nullptr};
+      if (training) {
+        const std::size_t slot = trace_slot(s, k, d);
+        reserve->saved[slot] = Tensor(saved_shape(s), device);
+        reserve->saved[slot + 1] = Tensor(states_shape(s), device);
+        if (s.mode == RnnMode::lstm) reserve->saved[slot + 2] = Tensor(states_shape(s), device);
+        trace = trace_of(reserve->saved, slot);
+      }
+      forward_cell(device, s, cell_params(s, params, k, d), k, d, in, lens, slice(h0, s, k, d),
+                   slice(c0, s, k, d), out, trace, x_proj.data(), h_proj.data());
+      const int64_t bh = static_cast<int64_t>(s.B) * s.H;
+      if (hn) copy_floats(device, slice(hn, s, k, d), trace.hs + s.T * bh, bh);
+      if (cn) copy_floats(device, slice(cn, s, k, d), trace.cs + s.T * bh, bh);
+    }
+    if (k + 1 == s.L) break;
+    if (drop) dropout_forward(layer_out, layer_out, config.dropout, dropout.seed, dropout_offset(s, dropout, k));
+    Tensor& next_in = training ? reserve->saved[input_slot(s, k + 1)] : layer_in;
+    next_in = std::move(layer_out);
+    in = next_in.data();
+  }
+}
+
+void rnn_backward(const RnnConfig& config, const std::vector<const Tensor*>& params,
+                  const Tensor& x, const Tensor* lengths, const Tensor* h0, const Tensor* c0,
+                  const Tensor& y, const Tensor& dy, const Tensor* dhn, const Tensor* dcn,
+                  const RnnReserve& reserve, Tensor* dx, Tensor* dh0, Tensor* dc0,
+                  const std::vector<Tensor*>& grads, const RnnDropout& dropout, Engine engine) {
+  check_engine("rnn backward", engine, x.device());
+  if (engine == Engine::cudnn) {
+    KILN_CHECK(!config.peepholes, "rnn backward: cuDNN has no peephole LSTM; use engine native");
+#if KILN_HAVE_CUDA
+    return cudnn::rnn_backward(config, params, x, lengths, h0, c0, y, dy, dhn, dcn, reserve, dx,
+                               dh0, dc0, grads, dropout);
+#else
+    throw Error("rnn backward: the cudnn engine is not built into this version; use engine native");
+#endif
+  }
+  const Dims s = rnn::check_backward(config, params, x, lengths, h0, c0, y, dy, dhn, dcn, dx,
+                                     dh0, dc0, grads);
+  rnn::check_reserve(s, reserve.saved, saved_shape(s), states_shape(s));
+  const Device& device = x.device();
+  const bool drop = config.dropout > 0.0f && s.L > 1;
+  const float* lens = lengths ? lengths->data() : nullptr;
+  const std::vector<Tensor>& saved = reserve.saved;
+  const int gh = s.G * s.H;
+  Tensor d_x({s.T, s.B, gh}, device), d_h({s.T, s.B, gh}, device);
+  Tensor dh({2, s.B, s.H}, device), dc({2, s.B, s.H}, device);
+  const BackwardScratch scratch{d_x.data(), d_h.data(), dh.data(), dc.data()};
+  Tensor d_layer_out;  // gradient of layer k's output (k < L-1)
+  const float* d_out = dy.data();
+  for (int k = s.L - 1; k >= 0; --k) {
+    const float* in = k == 0 ? x.data() : saved[input_slot(s, k)].data();
+    Tensor d_layer_in;
+    float* d_in = k == 0 ? (dx ? dx->data() : nullptr)
+                         : (d_layer_in = Tensor({s.T, s.B, s.in(k)}, device)).data();
+    for (int d = 0; d < s.D; ++d) {
+      const StateGrads st{slice(dhn, s, k, d), slice(dcn, s, k, d), slice(dh0, s, k, d),
+                          slice(dc0, s, k, d)};
+      backward_cell(device, s, cell_params(s, params, k, d), cell_grads(s, grads, k, d), k, d,
+                    in, lens, d_out, saved_trace(saved, trace_slot(s, k, d)), st, scratch, d_in,
+                    d > 0);
+    }
+    if (k == 0) break;
+    if (drop) {
+      dropout_backward(d_layer_in, d_layer_in, config.dropout, dropout.seed,
+                       dropout_offset(s, dropout, k - 1));
+    }
+    d_layer_out = std::move(d_layer_in);
+    d_out = d_layer_out.data();
+  }
+}
+
+}  // namespace ops
+}  // namespace kiln

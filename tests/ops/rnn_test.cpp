@@ -1,0 +1,296 @@
+// Recurrent layers (lstm with and without peepholes, gru, rnn_tanh, rnn_relu) on every device
+// against the double reference (tests/reference/rnn.h): outputs, final states and every
+// gradient; finite-difference checks of the reference; a padded batch against its sequences
+// run one by one; truncated BPTT in chunks; argument errors.
+#include "kiln/ops/rnn.h"
+
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kiln/error.h"
+#include "reference/gradient_check.h"
+#include "reference/rnn.h"
+#include "support/op_test.h"
+
+namespace kiln {
+namespace {
+
+using reference::to_double;
+using test::all_close;
+
+struct RnnCase {
+  std::string name;
+  RnnMode mode;
+  int input, hidden, layers;
+  bool bidirectional, peepholes;
+  int steps, batch;
+  std::vector<int> lengths;  // empty: all `steps`
+  float dropout = 0.0f;
+  bool states = false;       // pass h0 (c0) and dhn (dcn)
+};
+
+RnnConfig config_of(const RnnCase& c) {
+  RnnConfig config;
+  config.mode = c.mode;
+  config.input_size = c.input;
+  config.hidden_size = c.hidden;
+  config.num_layers = c.layers;
+  config.bidirectional = c.bidirectional;
+  config.peepholes = c.peepholes;
+  config.dropout = c.dropout;
+  return config;
+}
+
+constexpr RnnDropout kDropout{1234, 56};
+
+reference::RnnRefCase reference_case(const RnnCase& c) {
+  reference::RnnRefCase r;
+  r.mode = static_cast<reference::RnnRefMode>(static_cast<int>(c.mode));
+  r.input = c.input;
+  r.hidden = c.hidden;
+  r.layers = c.layers;
+  r.bidirectional = c.bidirectional;
+  r.peepholes = c.peepholes;
+  r.steps = c.steps;
+  r.batch = c.batch;
+  r.lengths = c.lengths;
+  r.dropout = c.dropout;
+  r.seed = kDropout.seed;
+  r.offset = kDropout.offset;
+  return r;
+}
+
+// Host-side inputs of one call; empty vectors are null arguments.
+struct Inputs {
+  std::vector<std::vector<float>> params;
+  std::vector<float> x, lengths, h0, c0, dy, dhn, dcn;
+};
+
+struct Results {
+  std::vector<float> y, hn, cn, dx, dh0, dc0;
+  std::vector<std::vector<float>> grads;
+};
+
+// Weights uniform in +-1/sqrt(H) (PyTorch's default init), inputs and gradients in [-1, 1).
+Inputs random_inputs(const RnnCase& c, uint64_t seed) {
+  const RnnConfig config = config_of(c);
+  const float k = 1.0f / std::sqrt(static_cast<float>(c.hidden));
+  Inputs in;
+  for (const RnnParamSpec& spec : rnn_param_specs(config)) {
+    in.params.push_back(test::random_vector(numel_of(spec.shape), seed++, -k, k));
+  }
+  const int64_t dirs = config.directions(), states = c.layers * dirs * c.batch * c.hidden;
+  in.x = test::random_vector(static_cast<std::size_t>(c.steps) * c.batch * c.input, seed++);
+  in.dy = test::random_vector(static_cast<std::size_t>(c.steps) * c.batch * dirs * c.hidden, seed++);
+  for (int len : c.lengths) in.lengths.push_back(static_cast<float>(len));
+  if (c.states) {
+    in.h0 = test::random_vector(states, seed++);
+    in.dhn = test::random_vector(states, seed++);
+    if (c.mode == RnnMode::lstm) {
+      in.c0 = test::random_vector(states, seed++);
+      in.dcn = test::random_vector(states, seed++);
+    }
+  }
+  return in;
+}
+
+// A device tensor for a non-empty host vector.
+struct Optional {
+  Tensor t;
+  Optional(const std::vector<float>& v, Shape shape, const Device& device) {
+    if (!v.empty()) t = Tensor::from_vector(v, std::move(shape), device);
+  }
+  Optional(bool wanted, Shape shape, const Device& device) {
+    if (wanted) t = Tensor::zeros(std::move(shape), device);
+  }
+  Tensor* get() { return t.defined() ? &t : nullptr; }
+  std::vector<float> values() const { return t.defined() ? t.to_vector() : std::vector<float>{}; }
+};
+
+Results run_on(const Device& device, const RnnCase& c, const Inputs& in, bool backward = true) {
+  const RnnConfig config = config_of(c);
+  const int64_t T = c.steps, B = c.batch, D = config.directions(), H = c.hidden;
+  const Shape states{c.layers * D, B, H};
+  const bool lstm = c.mode == RnnMode::lstm;
+  std::vector<Tensor> params, grads;
+  std::vector<const Tensor*> param_ptrs;
+  std::vector<Tensor*> grad_ptrs;
+  const std::vector<RnnParamSpec> specs = rnn_param_specs(config);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    params.push_back(Tensor::from_vector(in.params[i], specs[i].shape, device));
+    grads.push_back(Tensor::zeros(specs[i].shape, device));
+  }
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    param_ptrs.push_back(&params[i]);
+    grad_ptrs.push_back(&grads[i]);
+  }
+  const Tensor x = Tensor::from_vector(in.x, {T, B, c.input}, device);
+  Optional lengths(in.lengths, {B}, device), h0(in.h0, states, device), c0(in.c0, states, device);
+  Tensor y({T, B, D * H}, device);
+  Optional hn(true, states, device), cn(lstm, states, device);
+  RnnReserve reserve;
+  ops::rnn_forward(config, param_ptrs, x, lengths.get(), h0.get(), c0.get(), y, hn.get(), cn.get(),
+                   backward ? &reserve : nullptr, kDropout);
+  Results r{y.to_vector(), hn.values(), cn.values(), {}, {}, {}, {}};
+  if (!backward) return r;
+  const Tensor dy = Tensor::from_vector(in.dy, y.shape(), device);
+  Optional dhn(in.dhn, states, device), dcn(in.dcn, states, device);
+  Tensor dx(x.shape(), device);
+  Optional dh0(true, states, device), dc0(lstm, states, device);
+  ops::rnn_backward(config, param_ptrs, x, lengths.get(), h0.get(), c0.get(), y, dy, dhn.get(),
+                    dcn.get(), reserve, &dx, dh0.get(), dc0.get(), grad_ptrs, kDropout);
+  r.dx = dx.to_vector();
+  r.dh0 = dh0.values();
+  r.dc0 = dc0.values();
+  for (const Tensor& g : grads) r.grads.push_back(g.to_vector());
+  return r;
+}
+
+std::vector<std::vector<double>> to_double_params(const std::vector<std::vector<float>>& p) {
+  std::vector<std::vector<double>> out;
+  for (const auto& v : p) out.push_back(to_double(v));
+  return out;
+}
+
+std::vector<RnnCase> device_cases() {
+  using M = RnnMode;
+  return {
+      {"lstm_T1_B1", M::lstm, 3, 5, 1, false, false, 1, 1, {}},
+      {"lstm_peep_bidir_lengths", M::lstm, 4, 5, 1, true, true, 5, 3, {5, 2, 1}, 0.0f, true},
+      {"lstm_3layers_bidir_H37", M::lstm, 3, 37, 3, true, false, 4, 2, {4, 3}},
+      {"lstm_peep_2layers_states", M::lstm, 6, 7, 2, false, true, 4, 3, {1, 4, 3}, 0.0f, true},
+      {"lstm_length0", M::lstm, 2, 3, 1, true, false, 3, 2, {0, 3}, 0.0f, true},
+      {"lstm_dropout_3layers_bidir", M::lstm, 3, 5, 3, true, false, 4, 2, {2, 4}, 0.4f},
+      {"gru_T1_B1", M::gru, 3, 5, 1, false, false, 1, 1, {}},
+      {"gru_2layers_bidir_H37", M::gru, 4, 37, 2, true, false, 4, 3, {4, 1, 3}, 0.0f, true},
+      {"gru_dropout", M::gru, 3, 6, 2, true, false, 3, 2, {3, 2}, 0.3f},
+      {"rnn_tanh_2layers_bidir", M::rnn_tanh, 4, 5, 2, true, false, 5, 3, {5, 2, 3}, 0.0f, true},
+      {"rnn_relu_2layers_bidir", M::rnn_relu, 3, 6, 2, true, false, 4, 2, {1, 4}, 0.0f, true},
+      {"rnn_relu_dropout", M::rnn_relu, 3, 37, 2, false, false, 3, 2, {}, 0.5f},
+  };
+}
+
+using RnnParam = std::tuple<Device, RnnCase>;
+class RnnTest : public testing::TestWithParam<RnnParam> {};
+
+// Tolerances from the float error of the pieces: each pre-activation is a dot product of
+// in + H + 1 terms bounded by ~1 (|w| <= 1/sqrt(H)), so its float error is ~sqrt(in + H) ulp
+// ~ 1e-6; sigmoid/tanh add an ulp or two and contract (slopes <= 1); the state recursion
+// carries the error forward without growing it much over these few steps, so outputs and
+// states get atol 2e-5. Gradients are sums over the T*B rows (and the dropout scale 1/(1-p)
+// up to 2), so they get 1e-4 plus a relative 1e-4.
+TEST_P(RnnTest, ForwardAndBackwardMatchReference) {
+  const auto& [device, c] = GetParam();
+  const Inputs in = random_inputs(c, 100);
+  const Results r = run_on(device, c, in);
+  const reference::RnnRefCase rc = reference_case(c);
+  const auto params = to_double_params(in.params);
+  const auto x = to_double(in.x), h0 = to_double(in.h0), c0 = to_double(in.c0);
+  const reference::RnnRefOutput ref = reference::rnn_forward(rc, params, x, h0, c0);
+  const double atol = 2e-5, rtol = 1e-4;
+  EXPECT_TRUE(all_close(r.y, ref.y, atol, rtol)) << "y";
+  EXPECT_TRUE(all_close(r.hn, ref.hn, atol, rtol)) << "hn";
+  EXPECT_TRUE(all_close(r.cn, ref.cn, atol, rtol)) << "cn";
+  const reference::RnnRefGrads g = reference::rnn_backward(
+      rc, params, x, h0, c0, to_double(in.dy), to_double(in.dhn), to_double(in.dcn));
+  const double gtol = 1e-4;
+  EXPECT_TRUE(all_close(r.dx, g.dx, gtol, rtol)) << "dx";
+  EXPECT_TRUE(all_close(r.dh0, g.dh0, gtol, rtol)) << "dh0";
+  EXPECT_TRUE(all_close(r.dc0, g.dc0, gtol, rtol)) << "dc0";
+  const auto specs = rnn_param_specs(config_of(c));
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    EXPECT_TRUE(all_close(r.grads[i], g.dparams[i], gtol, rtol)) << specs[i].name;
+  }
+}
+
+// Inference (no reserve) applies no dropout: it must match the reference without dropout.
+TEST_P(RnnTest, InferenceForwardMatchesReferenceWithoutDropout) {
+  const auto& [device, c] = GetParam();
+  const Inputs in = random_inputs(c, 300);
+  const Results r = run_on(device, c, in, false);
+  reference::RnnRefCase rc = reference_case(c);
+  rc.dropout = 0.0;
+  const reference::RnnRefOutput ref = reference::rnn_forward(
+      rc, to_double_params(in.params), to_double(in.x), to_double(in.h0), to_double(in.c0));
+  // As in ForwardAndBackwardMatchReference.
+  EXPECT_TRUE(all_close(r.y, ref.y, 2e-5, 1e-4)) << "y";
+  EXPECT_TRUE(all_close(r.hn, ref.hn, 2e-5, 1e-4)) << "hn";
+  EXPECT_TRUE(all_close(r.cn, ref.cn, 2e-5, 1e-4)) << "cn";
+}
+
+std::string rnn_param_name(const testing::TestParamInfo<RnnParam>& info) {
+  return test::device_name(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, RnnTest,
+                         testing::Combine(testing::ValuesIn(test::test_devices()),
+                                          testing::ValuesIn(device_cases())),
+                         rnn_param_name);
+
+// ---- finite differences on the reference -------------------------------------------------
+
+// L = dy . y + dhn . hn + dcn . cn as one weighted output vector.
+std::vector<double> all_outputs(const reference::RnnRefOutput& o) {
+  std::vector<double> v = o.y;
+  v.insert(v.end(), o.hn.begin(), o.hn.end());
+  v.insert(v.end(), o.cn.begin(), o.cn.end());
+  return v;
+}
+
+class RnnGradientCheck : public testing::TestWithParam<RnnCase> {};
+
+TEST_P(RnnGradientCheck, ReferenceBackwardMatchesFiniteDifferences) {
+  const RnnCase& c = GetParam();
+  const Inputs in = random_inputs(c, 200);
+  const reference::RnnRefCase rc = reference_case(c);
+  auto params = to_double_params(in.params);
+  auto x = to_double(in.x), h0 = to_double(in.h0), c0 = to_double(in.c0);
+  const auto dy = to_double(in.dy), dhn = to_double(in.dhn), dcn = to_double(in.dcn);
+  const reference::RnnRefGrads g = reference::rnn_backward(rc, params, x, h0, c0, dy, dhn, dcn);
+  std::vector<double> weights = dy;
+  weights.insert(weights.end(), dhn.begin(), dhn.end());
+  weights.insert(weights.end(), dcn.begin(), dcn.end());
+  // Varies one argument (by reference) and returns the weighted outputs.
+  auto numeric = [&](std::vector<double>& arg) {
+    const std::vector<double> saved = arg;
+    auto forward = [&](const std::vector<double>& at) {
+      arg = at;
+      return all_outputs(reference::rnn_forward(rc, params, x, h0, c0));
+    };
+    const std::vector<double> grad = reference::numeric_gradient(forward, saved, weights);
+    arg = saved;
+    return grad;
+  };
+  // Central differences with eps = 1e-6 in double: truncation ~eps^2 and rounding ~1e-16/eps,
+  // both far below the 1e-6 tolerance.
+  EXPECT_TRUE(reference::gradients_agree(g.dx, numeric(x))) << "dx";
+  if (c.states) {
+    EXPECT_TRUE(reference::gradients_agree(g.dh0, numeric(h0))) << "dh0";
+    if (c.mode == RnnMode::lstm) {
+      EXPECT_TRUE(reference::gradients_agree(g.dc0, numeric(c0))) << "dc0";
+    }
+  }
+  const auto specs = rnn_param_specs(config_of(c));
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(reference::gradients_agree(g.dparams[i], numeric(params[i]))) << specs[i].name;
+  }
+}
+
+std::vector<RnnCase> gradient_cases() {
+  using M = RnnMode;
+  return {
+      {"lstm_peep", M::lstm, 3, 4, 2, true, true, 4, 2, {4, 2}, 0.0f, true},
+      {"lstm_dropout", M::lstm, 2, 3, 2, true, false, 3, 2, {3, 1}, 0.5f, true},
+      {"gru", M::gru, 3, 4, 2, true, false, 4, 2, {2, 4}, 0.0f, true},
+      {"rnn_tanh", M::rnn_tanh, 3, 4, 2, true, false, 4, 2, {3, 4}, 0.0f, true},
+      {"rnn_relu", M::rnn_relu, 3, 4, 2, true, false, 4, 2, {4, 1}, 0.0f, true},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, RnnGradientCheck, testing::ValuesIn(gradient_cases()),
+                         [](const testing::TestParamInfo<RnnCase>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace kiln

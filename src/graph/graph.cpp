@@ -273,6 +273,10 @@ void Graph::run_backward(size_t start, const RunContext& ctx) {
   }
 }
 
+void Graph::check_device_status() const {
+  for (const Node* n : sorted_) n->layer->check_device_status();
+}
+
 const Tensor& Graph::value(const std::string& name) const { return node(name).value; }
 
 const Tensor& Graph::gradient(const std::string& name) const {

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -123,6 +124,39 @@ LinearConfig parse_linear(const Entry& e) {
   return c;
 }
 
+RnnLayerConfig parse_rnn(const Entry& e, RnnMode mode) {
+  RnnLayerConfig c;
+  c.rnn.mode = mode;
+  if (e.type == "rnn") {
+    const std::string nonlinearity = e.get<std::string>("nonlinearity", "tanh");
+    if (nonlinearity != "tanh" && nonlinearity != "relu") {
+      throw e.error("nonlinearity must be tanh or relu, got '" + nonlinearity + "'");
+    }
+    c.rnn.mode = nonlinearity == "tanh" ? RnnMode::rnn_tanh : RnnMode::rnn_relu;
+  }
+  c.rnn.hidden_size = e.get<int>("hidden_size", 0);
+  if (c.rnn.hidden_size <= 0) throw e.error("needs hidden_size (a positive integer)");
+  c.rnn.num_layers = e.get<int>("num_layers", 1);
+  c.rnn.bidirectional = e.get<bool>("bidirectional", false);
+  c.rnn.peepholes = e.get<bool>("peepholes", false);
+  c.rnn.dropout = e.get<float>("dropout", 0.0f);
+  if (e.node["forget_bias"]) c.forget_bias = e.get<float>("forget_bias", 0.0f);
+  if (e.node["weight_init"]) c.weight_init = parse_init(e, "weight_init", {});
+  return c;
+}
+
+EmbeddingConfig parse_embedding(const Entry& e) {
+  EmbeddingConfig c;
+  c.num_embeddings = e.get<int>("num_embeddings", 0);
+  c.embedding_dim = e.get<int>("embedding_dim", 0);
+  if (c.num_embeddings <= 0 || c.embedding_dim <= 0) {
+    throw e.error("needs num_embeddings (the vocabulary size) and embedding_dim (positive integers)");
+  }
+  c.padding_idx = e.get<int>("padding_idx", c.padding_idx);
+  c.weight_init = parse_init(e, "weight_init", c.weight_init);
+  return c;
+}
+
 using Factory = std::function<LayerPtr(const Entry&, const std::vector<std::string>&)>;
 
 struct LayerType {
@@ -170,6 +204,21 @@ const std::map<std::string, LayerType>& layer_types() {
                   p.k = e.get<float>("k", p.k);
                   return make_lrn(e.name, in[0], p);
                 }};
+    auto recurrent = [](RnnMode mode, std::set<std::string> extra) {
+      std::set<std::string> keys{"hidden_size", "num_layers", "bidirectional", "dropout",
+                                 "weight_init"};
+      keys.insert(extra.begin(), extra.end());
+      return LayerType{keys, [mode](const Entry& e, const auto& in) {
+                         return make_rnn(e.name, in, parse_rnn(e, mode));
+                       }};
+    };
+    t["lstm"] = recurrent(RnnMode::lstm, {"peepholes", "forget_bias"});
+    t["gru"] = recurrent(RnnMode::gru, {});
+    t["rnn"] = recurrent(RnnMode::rnn_tanh, {"nonlinearity"});
+    t["embedding"] = {{"num_embeddings", "embedding_dim", "padding_idx", "weight_init"},
+                      [](const Entry& e, const auto& in) {
+                        return make_embedding(e.name, in[0], parse_embedding(e));
+                      }};
     t["sequence_pool"] = {{"mode"}, [](const Entry& e, const auto& in) {
                             if (in.size() != 2) throw e.error("needs inputs: [sequence, lengths]");
                             return make_sequence_pool(e.name, in[0], in[1],

@@ -55,6 +55,10 @@ class Graph {
   // Backward from any value with a given output gradient.
   void backward_from(const std::string& value, const Tensor& grad, const RunContext& ctx);
 
+  // Throws the first layer's device-side input error (e.g. an embedding id out of
+  // range) recorded since the graph was built. Synchronises: call with metric reads.
+  void check_device_status() const;
+
   const Tensor& value(const std::string& name) const;
   // The gradient of a value after backward (inputs only with input_gradients).
   const Tensor& gradient(const std::string& name) const;

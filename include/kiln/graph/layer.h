@@ -27,6 +27,10 @@ struct RunContext {
   uint64_t step = 0;     // makes each step's dropout mask different
   uint64_t seed = 0;     // the run's seed
   Engine engine = Engine::native;
+  // Recurrent layers start from the final state of their previous forward (truncated
+  // BPTT across chunks of one stream; no gradient flows back into that state). False:
+  // they start from zeros.
+  bool carry_state = false;
 };
 
 class Layer {
@@ -57,6 +61,10 @@ class Layer {
   // are overwritten (the graph sums where a value fans out).
   virtual void backward(const std::vector<const Tensor*>& x, const Tensor& y, const Tensor& dy,
                         const std::vector<Tensor*>& dx, const RunContext& ctx) = 0;
+
+  // Throws a kiln::Error when the layer's kernels recorded bad input on the device
+  // (e.g. an embedding id out of range). Synchronises: call it when metrics are read.
+  virtual void check_device_status() const {}
 
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }

@@ -11,12 +11,16 @@
 //   lrn                    ops::lrn_* (across channels)
 //   flatten                [N, ...] -> [N, prod(...)]
 //   add                    sum of its inputs (residual joins)
+//   embedding              ops::embedding_*; ids [T, B] (floats) -> [T, B, E]; weight [V, E]
+//   lstm, gru, rnn         ops::rnn_*; inputs [x [T, B, F]] or [x, lengths [B]] ->
+//                          [T, B, directions * hidden]; PyTorch's parameter names
 //   sequence_pool          inputs [x [T, B, F], lengths [B]] -> [B, F]: ops::sequence_pool_*
 //   softmax_cross_entropy  loss head: inputs [logits [..., C], labels [...]], output the
 //                          mean loss [1] over labels that are not ignore_index
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,7 @@
 #include "kiln/ops/conv2d.h"
 #include "kiln/ops/lrn.h"
 #include "kiln/ops/pool2d.h"
+#include "kiln/ops/rnn.h"
 #include "kiln/ops/sequence_pool.h"
 #include "kiln/ops/softmax_cross_entropy.h"
 
@@ -51,6 +56,21 @@ struct LinearConfig {
   Initializer bias_init = Initializer::constant(0.0f);
 };
 
+struct EmbeddingConfig {
+  int num_embeddings = 0;  // vocabulary size V
+  int embedding_dim = 0;   // E
+  int padding_idx = -1;    // an id whose row starts at zero and gets no gradient; -1: none
+  Initializer weight_init = Initializer::normal(1.0f);  // as PyTorch's nn.Embedding
+};
+
+struct RnnLayerConfig {
+  RnnConfig rnn;  // input_size is inferred from the input
+  // lstm: the forget gate's initial total bias (1.0 is common); unset: drawn like the rest.
+  std::optional<float> forget_bias;
+  // Every parameter's initialiser; unset: PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+  std::optional<Initializer> weight_init;
+};
+
 using LayerPtr = std::unique_ptr<Layer>;
 
 LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence = false);
@@ -63,6 +83,11 @@ LayerPtr make_dropout(const std::string& name, const std::string& input, float p
 LayerPtr make_lrn(const std::string& name, const std::string& input, const LrnParams& p);
 LayerPtr make_flatten(const std::string& name, const std::string& input);
 LayerPtr make_add(const std::string& name, std::vector<std::string> inputs);
+LayerPtr make_embedding(const std::string& name, const std::string& input,
+                        const EmbeddingConfig& c);
+// inputs: [x] or [x, lengths]; the type (lstm, gru, rnn) follows c.rnn.mode.
+LayerPtr make_rnn(const std::string& name, std::vector<std::string> inputs,
+                  const RnnLayerConfig& c);
 LayerPtr make_sequence_pool(const std::string& name, const std::string& x,
                             const std::string& lengths, SequencePool mode);
 LayerPtr make_softmax_cross_entropy(const std::string& name, const std::string& logits,

@@ -21,6 +21,20 @@
 //     - {name: pool1, type: max_pool2d, kernel: 2, stride: 2, padding: 0}
 //     - {name: fc1, type: linear, out_features: 120}
 //     - {name: tags, type: linear, out_features: 45, per_step: true}  # [T, B, F] -> [T, B, 45]
+//     - {name: emb, type: embedding, input: words, num_embeddings: 10000, embedding_dim: 128,
+//        padding_idx: 0}                     # weight_init default {type: normal, value: 1}
+//     - name: bilstm
+//       type: lstm                          # or gru, or rnn (nonlinearity: tanh | relu)
+//       inputs: [emb, lengths]              # lengths [B] optional: padded steps are skipped
+//       hidden_size: 256
+//       num_layers: 1
+//       bidirectional: true                 # output [T, B, 2 * hidden_size]
+//       dropout: 0.0                        # between stacked layers, training only
+//       peepholes: false                    # lstm only (Graves 2013)
+//       forget_bias: 1.0                    # lstm only; default: drawn like the other biases
+//       weight_init: {type: uniform, value: 0.0625}  # default U(+-1/sqrt(hidden_size))
+//     - {name: pooled, type: sequence_pool, inputs: [bilstm, lengths], mode: mean}
+//                                           # or last, last_bidirectional: [T, B, F] -> [B, F]
 //     - {name: relu1, type: relu}
 //     - {name: drop1, type: dropout, p: 0.5}
 //     - {name: norm1, type: lrn, size: 5, alpha: 1.0e-4, beta: 0.75, k: 2}

@@ -140,7 +140,10 @@ SequenceData encode_tagged(const std::vector<TaggedSentence>& sentences, const V
     start_sequence(data, sentence.first_line);
     for (std::size_t k = 0; k < sentence.tokens.size(); ++k) {
       add_word(data, words, sentence.tokens[k]);
-      data.tags.push_back(tags.id(sentence.tags[k], location(path, sentence.first_line + static_cast<int>(k))));
+      const std::string& tag = sentence.tags[k];
+      // The location only when it is needed: a million tokens, a million strings.
+      data.tags.push_back(tags.contains(tag) ? tags.id(tag)
+                                             : tags.id(tag, location(path, sentence.first_line + static_cast<int>(k))));
     }
   }
   return data;

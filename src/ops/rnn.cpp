@@ -345,7 +345,7 @@ void rnn_backward(const RnnConfig& config, const std::vector<const Tensor*>& par
   }
   const Dims s = rnn::check_backward(config, params, x, lengths, h0, c0, y, dy, dhn, dcn, dx,
                                      dh0, dc0, grads);
-  rnn::check_reserve(s, reserve.saved, saved_shape(s), states_shape(s));
+  rnn::check_reserve(s, reserve.saved, saved_shape(s), states_shape(s), x.device());
   const Device& device = x.device();
   const bool drop = config.dropout > 0.0f && s.L > 1;
   const float* lens = lengths ? lengths->data() : nullptr;

@@ -15,6 +15,7 @@ namespace {
 
 using test::all_close;
 using test::rnn_config;
+using test::RnnOutput;
 using test::RnnRun;
 using test::RnnRunCase;
 

@@ -29,28 +29,28 @@ struct DeviceMath {
   __host__ __device__ static float tanh(float v) { return tanhf(v); }
 };
 
-template <RnnMode M>
+template <RnnMode M, bool Peep>
 __global__ void rnn_forward_kernel(RnnForwardStep a) {
   const int64_t units = static_cast<int64_t>(a.shape.batch) * a.shape.hidden;
   KILN_GRID_STRIDE_LOOP(u, units) {
     const int b = static_cast<int>(u / a.shape.hidden), j = static_cast<int>(u % a.shape.hidden);
     const int length = rnn_length(a.shape, b);
     if (a.shape.step < length) {
-      rnn_forward_unit<M, DeviceMath>(a, b, j, rnn_time(a.shape, length));
+      rnn_forward_unit<M, Peep, DeviceMath>(a, b, j, rnn_time(a.shape, length));
     } else {
       rnn_forward_idle(a, b, j);
     }
   }
 }
 
-template <RnnMode M>
+template <RnnMode M, bool Peep>
 __global__ void rnn_backward_kernel(RnnBackwardStep a) {
   const int64_t units = static_cast<int64_t>(a.shape.batch) * a.shape.hidden;
   KILN_GRID_STRIDE_LOOP(u, units) {
     const int b = static_cast<int>(u / a.shape.hidden), j = static_cast<int>(u % a.shape.hidden);
     const int length = rnn_length(a.shape, b);
     if (a.shape.step < length) {
-      rnn_backward_unit<M, DeviceMath>(a, b, j, rnn_time(a.shape, length));
+      rnn_backward_unit<M, Peep, DeviceMath>(a, b, j, rnn_time(a.shape, length));
     } else {
       rnn_backward_idle(a, b, j);
     }
@@ -84,19 +84,23 @@ void launch_step(void (*kernel)(Step), const Step& a, rt::Stream s) {
 
 void rnn_cell_forward(const RnnForwardStep& a, rt::Stream s) {
   switch (a.shape.mode) {
-    case RnnMode::lstm: return launch_step(rnn_forward_kernel<RnnMode::lstm>, a, s);
-    case RnnMode::gru: return launch_step(rnn_forward_kernel<RnnMode::gru>, a, s);
-    case RnnMode::rnn_tanh: return launch_step(rnn_forward_kernel<RnnMode::rnn_tanh>, a, s);
-    case RnnMode::rnn_relu: return launch_step(rnn_forward_kernel<RnnMode::rnn_relu>, a, s);
+    case RnnMode::lstm:
+      if (a.peep) return launch_step(rnn_forward_kernel<RnnMode::lstm, true>, a, s);
+      return launch_step(rnn_forward_kernel<RnnMode::lstm, false>, a, s);
+    case RnnMode::gru: return launch_step(rnn_forward_kernel<RnnMode::gru, false>, a, s);
+    case RnnMode::rnn_tanh: return launch_step(rnn_forward_kernel<RnnMode::rnn_tanh, false>, a, s);
+    case RnnMode::rnn_relu: return launch_step(rnn_forward_kernel<RnnMode::rnn_relu, false>, a, s);
   }
 }
 
 void rnn_cell_backward(const RnnBackwardStep& a, rt::Stream s) {
   switch (a.shape.mode) {
-    case RnnMode::lstm: return launch_step(rnn_backward_kernel<RnnMode::lstm>, a, s);
-    case RnnMode::gru: return launch_step(rnn_backward_kernel<RnnMode::gru>, a, s);
-    case RnnMode::rnn_tanh: return launch_step(rnn_backward_kernel<RnnMode::rnn_tanh>, a, s);
-    case RnnMode::rnn_relu: return launch_step(rnn_backward_kernel<RnnMode::rnn_relu>, a, s);
+    case RnnMode::lstm:
+      if (a.peep) return launch_step(rnn_backward_kernel<RnnMode::lstm, true>, a, s);
+      return launch_step(rnn_backward_kernel<RnnMode::lstm, false>, a, s);
+    case RnnMode::gru: return launch_step(rnn_backward_kernel<RnnMode::gru, false>, a, s);
+    case RnnMode::rnn_tanh: return launch_step(rnn_backward_kernel<RnnMode::rnn_tanh, false>, a, s);
+    case RnnMode::rnn_relu: return launch_step(rnn_backward_kernel<RnnMode::rnn_relu, false>, a, s);
   }
 }
 

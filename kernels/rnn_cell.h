@@ -14,21 +14,20 @@
 
 #include "kiln/ops/rnn.h"
 
-#ifndef KILN_HD
+// Inlined everywhere: the CPU loops vectorise only when the unit's body is inlined into them.
 #if defined(__CUDACC__)
-#define KILN_HD __host__ __device__ __forceinline__
+#define KILN_RNN_INLINE __host__ __device__ __forceinline__
 #else
-#define KILN_HD inline
-#endif
+#define KILN_RNN_INLINE inline __attribute__((always_inline))
 #endif
 
 namespace kiln {
 
 // Floats saved per hidden unit per step for backward.
-KILN_HD int rnn_saved_per_unit(RnnMode mode) {
+KILN_RNN_INLINE int rnn_saved_per_unit(RnnMode mode) {
   return mode == RnnMode::lstm || mode == RnnMode::gru ? 4 : 1;
 }
-KILN_HD int rnn_gates(RnnMode mode) {
+KILN_RNN_INLINE int rnn_gates(RnnMode mode) {
   return mode == RnnMode::lstm ? 4 : mode == RnnMode::gru ? 3 : 1;
 }
 
@@ -47,13 +46,13 @@ struct RnnForwardStep {
   const float* x_proj;  // [T, B, G*H] x W_ih^T + b_ih, time order
   const float* h_proj;  // [B, G*H] h_prev W_hh^T (no bias)
   const float* b_hh;    // [G*H]
-  const float* peep;    // [3H] w_ci, w_cf, w_co, or null
+  const float* peep;    // [3H] w_ci, w_cf, w_co, or null (no peepholes)
   const float* h_prev;  // [B, H]
   const float* c_prev;  // [B, H] lstm only
   float* h_next;        // [B, H]
   float* c_next;        // [B, H] lstm only
   float* y;             // [T, B, out_stride]
-  float* saved;         // [B, saved_per_unit * H], or null (inference)
+  float* saved;         // [B, saved_per_unit * H] (inference: a scratch row reused by every step)
 };
 
 struct RnnBackwardStep {
@@ -73,16 +72,16 @@ struct RnnBackwardStep {
 };
 
 // Sequence b's length, and the time index its step `step` processes (valid when active).
-KILN_HD int rnn_length(const RnnStepShape& s, int b) {
+KILN_RNN_INLINE int rnn_length(const RnnStepShape& s, int b) {
   return s.lengths ? static_cast<int>(s.lengths[b]) : s.steps;
 }
-KILN_HD int rnn_time(const RnnStepShape& s, int length) {
+KILN_RNN_INLINE int rnn_time(const RnnStepShape& s, int length) {
   return s.reverse ? length - 1 - s.step : s.step;
 }
 
 // Past its end a sequence keeps its state and writes a zero output at time `step` (that time
 // is padding for it in either direction, so every padded output is written exactly once).
-KILN_HD void rnn_forward_idle(const RnnForwardStep& a, int b, int j) {
+KILN_RNN_INLINE void rnn_forward_idle(const RnnForwardStep& a, int b, int j) {
   const RnnStepShape& s = a.shape;
   const int64_t u = static_cast<int64_t>(b) * s.hidden + j;
   a.h_next[u] = a.h_prev[u];
@@ -90,20 +89,21 @@ KILN_HD void rnn_forward_idle(const RnnForwardStep& a, int b, int j) {
   a.y[(static_cast<int64_t>(s.step) * s.batch + b) * s.out_stride + s.out_offset + j] = 0.0f;
 }
 
-template <RnnMode M, class Math>
-KILN_HD void rnn_forward_unit(const RnnForwardStep& a, int b, int j, int t) {
+// Peep: a.peep is not null (lstm only); a template flag so that no peephole costs nothing.
+template <RnnMode M, bool Peep, class Math>
+KILN_RNN_INLINE void rnn_forward_unit(const RnnForwardStep& a, int b, int j, int t) {
   const RnnStepShape& s = a.shape;
   const int H = s.hidden, GH = rnn_gates(M) * H;
   const int64_t u = static_cast<int64_t>(b) * H + j;
   const float* xp = a.x_proj + (static_cast<int64_t>(t) * s.batch + b) * GH + j;
   const float* hp = a.h_proj + static_cast<int64_t>(b) * GH + j;
   const float* bh = a.b_hh + j;
-  float* saved = a.saved ? a.saved + static_cast<int64_t>(b) * rnn_saved_per_unit(M) * H + j : nullptr;
+  float* saved = a.saved + static_cast<int64_t>(b) * rnn_saved_per_unit(M) * H + j;
   float h;
   if (M == RnnMode::lstm) {
     const float c_prev = a.c_prev[u];
     float pi = xp[0] + hp[0] + bh[0], pf = xp[H] + hp[H] + bh[H];
-    if (a.peep) {
+    if (Peep) {
       pi += a.peep[j] * c_prev;
       pf += a.peep[H + j] * c_prev;
     }
@@ -111,39 +111,35 @@ KILN_HD void rnn_forward_unit(const RnnForwardStep& a, int b, int j, int t) {
     const float g = Math::tanh(xp[2 * H] + hp[2 * H] + bh[2 * H]);
     const float c = f * c_prev + i * g;
     float po = xp[3 * H] + hp[3 * H] + bh[3 * H];
-    if (a.peep) po += a.peep[2 * H + j] * c;
+    if (Peep) po += a.peep[2 * H + j] * c;
     const float o = Math::sigmoid(po);
     h = o * Math::tanh(c);
     a.c_next[u] = c;
-    if (saved) {
-      saved[0] = i;
-      saved[H] = f;
-      saved[2 * H] = g;
-      saved[3 * H] = o;
-    }
+    saved[0] = i;
+    saved[H] = f;
+    saved[2 * H] = g;
+    saved[3 * H] = o;
   } else if (M == RnnMode::gru) {
     const float r = Math::sigmoid(xp[0] + hp[0] + bh[0]);
     const float z = Math::sigmoid(xp[H] + hp[H] + bh[H]);
     const float hn = hp[2 * H] + bh[2 * H];
     const float n = Math::tanh(xp[2 * H] + r * hn);
     h = (1.0f - z) * n + z * a.h_prev[u];
-    if (saved) {
-      saved[0] = r;
-      saved[H] = z;
-      saved[2 * H] = n;
-      saved[3 * H] = hn;
-    }
+    saved[0] = r;
+    saved[H] = z;
+    saved[2 * H] = n;
+    saved[3 * H] = hn;
   } else {
     const float pre = xp[0] + hp[0] + bh[0];
     h = M == RnnMode::rnn_tanh ? Math::tanh(pre) : (pre > 0.0f ? pre : 0.0f);
-    if (saved) saved[0] = h;
+    saved[0] = h;
   }
   a.h_next[u] = h;
   a.y[(static_cast<int64_t>(t) * s.batch + b) * s.out_stride + s.out_offset + j] = h;
 }
 
 // Past its end a sequence passes its state gradients through and gets zero gate gradients.
-KILN_HD void rnn_backward_idle(const RnnBackwardStep& a, int b, int j) {
+KILN_RNN_INLINE void rnn_backward_idle(const RnnBackwardStep& a, int b, int j) {
   const RnnStepShape& s = a.shape;
   const int H = s.hidden, G = rnn_gates(s.mode);
   const int64_t u = static_cast<int64_t>(b) * H + j;
@@ -154,8 +150,8 @@ KILN_HD void rnn_backward_idle(const RnnBackwardStep& a, int b, int j) {
   for (int q = 0; q < G; ++q) dx[q * H] = dh[q * H] = 0.0f;
 }
 
-template <RnnMode M, class Math>
-KILN_HD void rnn_backward_unit(const RnnBackwardStep& a, int b, int j, int t) {
+template <RnnMode M, bool Peep, class Math>
+KILN_RNN_INLINE void rnn_backward_unit(const RnnBackwardStep& a, int b, int j, int t) {
   const RnnStepShape& s = a.shape;
   const int H = s.hidden, GH = rnn_gates(M) * H;
   const int64_t u = static_cast<int64_t>(b) * H + j;
@@ -169,11 +165,11 @@ KILN_HD void rnn_backward_unit(const RnnBackwardStep& a, int b, int j, int t) {
     const float c_prev = a.c_prev[u], tc = Math::tanh(a.c_next[u]);
     const float d_o = dh * tc * o * (1.0f - o);
     float dc = a.dc_next[u] + dh * o * (1.0f - tc * tc);
-    if (a.peep) dc += d_o * a.peep[2 * H + j];
+    if (Peep) dc += d_o * a.peep[2 * H + j];
     const float d_i = dc * g * i * (1.0f - i), d_f = dc * c_prev * f * (1.0f - f);
     const float d_g = dc * i * (1.0f - g * g);
     float dc_prev = dc * f;
-    if (a.peep) dc_prev += d_i * a.peep[j] + d_f * a.peep[H + j];
+    if (Peep) dc_prev += d_i * a.peep[j] + d_f * a.peep[H + j];
     a.dc_prev[u] = dc_prev;
     a.dh_prev[u] = 0.0f;
     dx[0] = dr[0] = d_i;

@@ -2,7 +2,20 @@
 // few thousand units (a parallel region costs microseconds), so small steps stay serial.
 #include "cpu/rnn.h"
 
-#include <cmath>
+#include <math.h>
+
+// glibc ships vector versions of expf and tanhf (libmvec, x86-64 vector function ABI, within
+// 4 ulp; libm.so pulls it in as needed). math.h declares them `simd` only under -ffast-math;
+// declaring them so here lets GCC call them from the vectorised loops below without relaxing
+// any other floating-point rule.
+#if defined(__x86_64__) && defined(__GLIBC__)
+extern "C" float expf(float) noexcept __attribute__((simd("notinbranch")));
+extern "C" float tanhf(float) noexcept __attribute__((simd("notinbranch")));
+#define KILN_VECTOR_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KILN_VECTOR_CLONES
+#endif
 
 namespace kiln::cpu {
 
@@ -11,11 +24,25 @@ namespace {
 constexpr int64_t kParallelUnits = 1 << 14;
 
 struct HostMath {
-  static float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
-  static float tanh(float v) { return std::tanh(v); }
+  static float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+  static float tanh(float v) { return tanhf(v); }
 };
 
-template <RnnMode M>
+// One sequence's units of a step, compiled for AVX-512, AVX2 and baseline x86-64 (chosen
+// when the library loads).
+template <RnnMode M, bool Peep>
+KILN_VECTOR_CLONES void forward_row(const RnnForwardStep& a, int b, int t) {
+#pragma omp simd
+  for (int j = 0; j < a.shape.hidden; ++j) rnn_forward_unit<M, Peep, HostMath>(a, b, j, t);
+}
+
+template <RnnMode M, bool Peep>
+KILN_VECTOR_CLONES void backward_row(const RnnBackwardStep& a, int b, int t) {
+#pragma omp simd
+  for (int j = 0; j < a.shape.hidden; ++j) rnn_backward_unit<M, Peep, HostMath>(a, b, j, t);
+}
+
+template <RnnMode M, bool Peep = false>
 void forward_steps(const RnnForwardStep& a) {
   const RnnStepShape& s = a.shape;
 #pragma omp parallel for if (static_cast<int64_t>(s.batch) * s.hidden >= kParallelUnits)
@@ -25,13 +52,11 @@ void forward_steps(const RnnForwardStep& a) {
       for (int j = 0; j < s.hidden; ++j) rnn_forward_idle(a, b, j);
       continue;
     }
-    const int t = rnn_time(s, length);
-#pragma omp simd
-    for (int j = 0; j < s.hidden; ++j) rnn_forward_unit<M, HostMath>(a, b, j, t);
+    forward_row<M, Peep>(a, b, rnn_time(s, length));
   }
 }
 
-template <RnnMode M>
+template <RnnMode M, bool Peep = false>
 void backward_steps(const RnnBackwardStep& a) {
   const RnnStepShape& s = a.shape;
 #pragma omp parallel for if (static_cast<int64_t>(s.batch) * s.hidden >= kParallelUnits)
@@ -41,9 +66,7 @@ void backward_steps(const RnnBackwardStep& a) {
       for (int j = 0; j < s.hidden; ++j) rnn_backward_idle(a, b, j);
       continue;
     }
-    const int t = rnn_time(s, length);
-#pragma omp simd
-    for (int j = 0; j < s.hidden; ++j) rnn_backward_unit<M, HostMath>(a, b, j, t);
+    backward_row<M, Peep>(a, b, rnn_time(s, length));
   }
 }
 
@@ -51,7 +74,9 @@ void backward_steps(const RnnBackwardStep& a) {
 
 void rnn_cell_forward(const RnnForwardStep& a) {
   switch (a.shape.mode) {
-    case RnnMode::lstm: return forward_steps<RnnMode::lstm>(a);
+    case RnnMode::lstm:
+      if (a.peep) return forward_steps<RnnMode::lstm, true>(a);
+      return forward_steps<RnnMode::lstm>(a);
     case RnnMode::gru: return forward_steps<RnnMode::gru>(a);
     case RnnMode::rnn_tanh: return forward_steps<RnnMode::rnn_tanh>(a);
     case RnnMode::rnn_relu: return forward_steps<RnnMode::rnn_relu>(a);
@@ -60,7 +85,9 @@ void rnn_cell_forward(const RnnForwardStep& a) {
 
 void rnn_cell_backward(const RnnBackwardStep& a) {
   switch (a.shape.mode) {
-    case RnnMode::lstm: return backward_steps<RnnMode::lstm>(a);
+    case RnnMode::lstm:
+      if (a.peep) return backward_steps<RnnMode::lstm, true>(a);
+      return backward_steps<RnnMode::lstm>(a);
     case RnnMode::gru: return backward_steps<RnnMode::gru>(a);
     case RnnMode::rnn_tanh: return backward_steps<RnnMode::rnn_tanh>(a);
     case RnnMode::rnn_relu: return backward_steps<RnnMode::rnn_relu>(a);

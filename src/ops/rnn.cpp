@@ -137,7 +137,8 @@ void peephole_grad(const Device& device, const float* d_h, const float* c, const
 struct CellTrace {
   float* hs;     // [T+1, B, H] step order
   float* cs;     // [T+1, B, H] step order, lstm only (else null)
-  float* saved;  // [T, B, saved_per_unit * H] step order, or null (inference)
+  float* saved;  // [T, B, saved_per_unit * H] step order (inference: [B, *], reused)
+  int64_t saved_step;  // floats between steps in `saved`: 0 in inference
 };
 
 RnnStepShape step_shape(const Dims& s, int d, int step, const float* lengths) {
@@ -155,7 +156,6 @@ void forward_cell(const Device& device, const Dims& s, const CellParams& p, int 
   add_bias(device, x_proj, p.b_ih, tb, gh);
   init_floats(device, trace.hs, h0, bh);
   if (trace.cs) init_floats(device, trace.cs, c0, bh);
-  const int64_t saved_row = bh * rnn_saved_per_unit(s.mode);
   for (int step = 0; step < s.T; ++step) {
     const float* h_prev = trace.hs + step * bh;
     gemm_row_major(device, Transpose::no, Transpose::yes, s.B, gh, s.H, 1.0f, h_prev, p.w_hh,
@@ -170,7 +170,7 @@ void forward_cell(const Device& device, const Dims& s, const CellParams& p, int 
                      trace.hs + (step + 1) * bh,
                      trace.cs ? trace.cs + (step + 1) * bh : nullptr,
                      out,
-                     trace.saved ? trace.saved + step * saved_row : nullptr};
+                     trace.saved + step * trace.saved_step};
     cell_forward(device, a);
   }
 }
@@ -258,7 +258,8 @@ Shape states_shape(const Dims& s) { return {s.T + 1, s.B, s.H}; }
 float* data_or_null(Tensor& t) { return t.defined() ? t.data() : nullptr; }
 
 CellTrace trace_of(std::vector<Tensor>& saved, std::size_t slot) {
-  return {saved[slot + 1].data(), data_or_null(saved[slot + 2]), saved[slot].data()};
+  return {saved[slot + 1].data(), data_or_null(saved[slot + 2]), saved[slot].data(),
+          saved[slot].numel() / saved[slot].dim(0)};
 }
 
 SavedTrace saved_trace(const std::vector<Tensor>& saved, std::size_t slot) {
@@ -304,6 +305,7 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
     reserve->saved.clear();
     reserve->saved.resize(input_slot(s, s.L));
   } else {
+    scratch_trace[0] = Tensor({s.B, rnn_saved_per_unit(s.mode) * s.H}, device);
     scratch_trace[1] = Tensor(states_shape(s), device);
     if (s.mode == RnnMode::lstm) scratch_trace[2] = Tensor(states_shape(s), device);
   }
@@ -314,7 +316,8 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
     Tensor layer_out;
     float* out = k + 1 == s.L ? y.data() : (layer_out = Tensor({s.T, s.B, s.D * s.H}, device)).data();
     for (int d = 0; d < s.D; ++d) {
-      CellTrace trace{scratch_trace[1].data(), data_or_null(scratch_trace[2]), nullptr};
+      CellTrace trace{scratch_trace[1].data(), data_or_null(scratch_trace[2]),
+                      scratch_trace[0].data(), 0};
       if (training) {
         const std::size_t slot = trace_slot(s, k, d);
         reserve->saved[slot] = Tensor(saved_shape(s), device);
@@ -353,7 +356,7 @@ void rnn_backward(const RnnConfig& config, const std::vector<const Tensor*>& par
   }
   const Dims s = rnn::check_backward(config, params, x, lengths, h0, c0, y, dy, dhn, dcn, dx,
                                      dh0, dc0, grads);
-  rnn::check_reserve(s, reserve.saved, saved_shape(s), states_shape(s));
+  rnn::check_reserve(s, reserve.saved, saved_shape(s), states_shape(s), x.device());
   const Device& device = x.device();
   const bool drop = config.dropout > 0.0f && s.L > 1;
   const float* lens = lengths ? lengths->data() : nullptr;

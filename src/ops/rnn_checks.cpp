@@ -114,13 +114,17 @@ Dims check_backward(const RnnConfig& config, const std::vector<const Tensor*>& p
 }
 
 void check_reserve(const Dims& s, const std::vector<Tensor>& saved, const Shape& activations,
-                   const Shape& states) {
+                   const Shape& states, const Device& device) {
   const char* op = "rnn backward";
   const std::size_t per_layer = 1 + 3 * static_cast<std::size_t>(s.D);
   KILN_CHECK(saved.size() == per_layer * s.L, op, ": the reserve holds ", saved.size(),
              " tensors, this configuration's forward saves ", per_layer * s.L,
              "; pass the reserve of a training rnn_forward (reserve not null) with the same "
              "configuration and inputs");
+  for (const Tensor& t : saved) {
+    KILN_CHECK(!t.defined() || t.device() == device, op, ": the reserve is on ",
+               t.device().str(), ", x on ", device.str(), "; run backward where forward ran");
+  }
   for (int k = 0; k < s.L; ++k) {
     const Tensor& input = saved[k * per_layer];
     KILN_CHECK(k == 0 || input.shape() == Shape({s.T, s.B, s.H * s.D}), op,

@@ -29,6 +29,6 @@ Dims check_backward(const RnnConfig& config, const std::vector<const Tensor*>& p
 
 // The native reserve holds, per layer, 1 + 3 * directions tensors (see src/ops/rnn.cpp).
 void check_reserve(const Dims& s, const std::vector<Tensor>& saved, const Shape& activations,
-                   const Shape& states);
+                   const Shape& states, const Device& device);
 
 }  // namespace kiln::ops::rnn

@@ -5,6 +5,8 @@
 #include "kiln/ops/rnn.h"
 
 #include <cmath>
+#include <functional>
+#include <ostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -30,6 +32,8 @@ struct RnnCase {
   float dropout = 0.0f;
   bool states = false;       // pass h0 (c0) and dhn (dcn)
 };
+
+void PrintTo(const RnnCase& c, std::ostream* os) { *os << c.name; }
 
 RnnConfig config_of(const RnnCase& c) {
   RnnConfig config;
@@ -291,6 +295,280 @@ std::vector<RnnCase> gradient_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Modes, RnnGradientCheck, testing::ValuesIn(gradient_cases()),
                          [](const testing::TestParamInfo<RnnCase>& info) { return info.param.name; });
+
+// ---- a padded batch against its sequences run one by one --------------------------------
+
+// Times [from, to) of batch column b of a [T, B, width] array.
+std::vector<float> rows_of(const std::vector<float>& all, int batch, int b, int from, int to,
+                           int width) {
+  std::vector<float> out;
+  for (int t = from; t < to; ++t) {
+    const auto first = all.begin() + (static_cast<std::size_t>(t) * batch + b) * width;
+    out.insert(out.end(), first, first + width);
+  }
+  return out;
+}
+
+// Batch column b of every [L*D, B, H] state.
+std::vector<float> state_column(const std::vector<float>& all, int cells, int batch, int b,
+                                int hidden) {
+  if (all.empty()) return {};
+  std::vector<float> out;
+  for (int cell = 0; cell < cells; ++cell) {
+    const auto first = all.begin() + (static_cast<std::size_t>(cell) * batch + b) * hidden;
+    out.insert(out.end(), first, first + hidden);
+  }
+  return out;
+}
+
+using PaddedParam = std::tuple<Device, RnnCase>;
+class RnnPaddedBatchTest : public testing::TestWithParam<PaddedParam> {};
+
+// Each sequence alone (T = its length, no lengths vector) must give the padded batch's
+// outputs, final states and input/state gradients, and the batch's weight gradients are the
+// sums of the single runs'. Only float rounding differs (other GEMM shapes): outputs within
+// 1e-5, gradients (sums over up to T*B rows) within 1e-4.
+TEST_P(RnnPaddedBatchTest, PaddedBatchEqualsSequencesRunOneByOne) {
+  const auto& [device, c] = GetParam();
+  const Inputs in = random_inputs(c, 400);
+  const Results batch = run_on(device, c, in);
+  const int D = c.bidirectional ? 2 : 1, cells = c.layers * D, F = c.input, DH = D * c.hidden;
+  std::vector<std::vector<double>> grad_sums;
+  for (const auto& g : batch.grads) grad_sums.emplace_back(g.size(), 0.0);
+  for (int b = 0; b < c.batch; ++b) {
+    const int len = c.lengths[b];
+    RnnCase one = c;
+    one.steps = len;
+    one.batch = 1;
+    one.lengths.clear();
+    Inputs single{in.params, rows_of(in.x, c.batch, b, 0, len, F), {},
+                  state_column(in.h0, cells, c.batch, b, c.hidden),
+                  state_column(in.c0, cells, c.batch, b, c.hidden),
+                  rows_of(in.dy, c.batch, b, 0, len, DH),
+                  state_column(in.dhn, cells, c.batch, b, c.hidden),
+                  state_column(in.dcn, cells, c.batch, b, c.hidden)};
+    const Results r = run_on(device, one, single);
+    const std::string which = "sequence " + std::to_string(b);
+    EXPECT_TRUE(all_close(rows_of(batch.y, c.batch, b, 0, len, DH), r.y, 1e-5, 1e-5)) << which;
+    const std::vector<float> pad_y = rows_of(batch.y, c.batch, b, len, c.steps, DH);
+    EXPECT_TRUE(all_close(pad_y, std::vector<float>(pad_y.size(), 0.0f), 0, 0)) << which;
+    EXPECT_TRUE(all_close(state_column(batch.hn, cells, c.batch, b, c.hidden), r.hn, 1e-5, 1e-5));
+    EXPECT_TRUE(all_close(state_column(batch.cn, cells, c.batch, b, c.hidden), r.cn, 1e-5, 1e-5));
+    EXPECT_TRUE(all_close(rows_of(batch.dx, c.batch, b, 0, len, F), r.dx, 1e-4, 1e-4)) << which;
+    const std::vector<float> pad_dx = rows_of(batch.dx, c.batch, b, len, c.steps, F);
+    EXPECT_TRUE(all_close(pad_dx, std::vector<float>(pad_dx.size(), 0.0f), 0, 0)) << which;
+    EXPECT_TRUE(all_close(state_column(batch.dh0, cells, c.batch, b, c.hidden), r.dh0, 1e-4, 1e-4));
+    EXPECT_TRUE(all_close(state_column(batch.dc0, cells, c.batch, b, c.hidden), r.dc0, 1e-4, 1e-4));
+    for (std::size_t i = 0; i < grad_sums.size(); ++i) {
+      for (std::size_t e = 0; e < grad_sums[i].size(); ++e) grad_sums[i][e] += r.grads[i][e];
+    }
+  }
+  const auto specs = rnn_param_specs(config_of(c));
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    EXPECT_TRUE(all_close(batch.grads[i], grad_sums[i], 1e-4, 1e-4)) << specs[i].name;
+  }
+}
+
+std::vector<RnnCase> padded_cases() {
+  using M = RnnMode;
+  return {
+      {"lstm_peep_2layers_bidir", M::lstm, 3, 5, 2, true, true, 5, 3, {5, 2, 3}, 0.0f, true},
+      {"gru_bidir", M::gru, 4, 6, 1, true, false, 4, 3, {1, 4, 2}, 0.0f, true},
+      {"rnn_tanh_2layers_bidir", M::rnn_tanh, 3, 5, 2, true, false, 4, 2, {3, 1}, 0.0f, true},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, RnnPaddedBatchTest,
+                         testing::Combine(testing::ValuesIn(test::test_devices()),
+                                          testing::ValuesIn(padded_cases())),
+                         rnn_param_name);
+
+// ---- truncated BPTT -----------------------------------------------------------------------
+
+class RnnChunkTest : public testing::TestWithParam<PaddedParam> {};
+
+// Running T steps as two chunks, the second starting from the first's (hn, cn), gives the
+// forward of one run (float rounding only: 1e-5).
+TEST_P(RnnChunkTest, TwoChunksCarryingStatesEqualOneRun) {
+  const auto& [device, c] = GetParam();
+  const Inputs in = random_inputs(c, 500);
+  const Results whole = run_on(device, c, in, false);
+  const int first = c.steps / 2, F = c.input;
+  RnnCase head = c, tail = c;
+  head.steps = first;
+  tail.steps = c.steps - first;
+  Inputs a = in, b = in;
+  a.x = rows_of(in.x, 1, 0, 0, first, c.batch * F);
+  b.x = rows_of(in.x, 1, 0, first, c.steps, c.batch * F);
+  const Results ra = run_on(device, head, a, false);
+  b.h0 = ra.hn;
+  b.c0 = ra.cn;
+  const Results rb = run_on(device, tail, b, false);
+  std::vector<float> y = ra.y;
+  y.insert(y.end(), rb.y.begin(), rb.y.end());
+  EXPECT_TRUE(all_close(y, whole.y, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close(rb.hn, whole.hn, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close(rb.cn, whole.cn, 1e-5, 1e-5));
+}
+
+std::vector<RnnCase> chunk_cases() {
+  using M = RnnMode;
+  return {
+      {"lstm_peep_2layers", M::lstm, 3, 5, 2, false, true, 6, 2, {}, 0.0f, true},
+      {"gru_2layers", M::gru, 3, 5, 2, false, false, 5, 2, {}, 0.0f, true},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, RnnChunkTest,
+                         testing::Combine(testing::ValuesIn(test::test_devices()),
+                                          testing::ValuesIn(chunk_cases())),
+                         rnn_param_name);
+
+// ---- errors ---------------------------------------------------------------------------------
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+#define EXPECT_ERROR_MENTIONS(call, text)                                         \
+  do {                                                                            \
+    const std::string what = error_of([&] { call; });                             \
+    EXPECT_NE(what.find(text), std::string::npos) << "error was: " << what;       \
+  } while (0)
+
+// A small valid lstm call whose pieces the error tests spoil one at a time.
+struct ErrorFixture {
+  RnnConfig config;
+  Device device;
+  std::vector<Tensor> params;
+  std::vector<const Tensor*> ptrs;
+  Tensor x, y, lengths;
+
+  explicit ErrorFixture(Device where = Device::cpu(), RnnMode mode = RnnMode::lstm) : device(where) {
+    config.mode = mode;
+    config.input_size = 3;
+    config.hidden_size = 4;
+    for (const RnnParamSpec& spec : rnn_param_specs(config)) params.push_back(Tensor::zeros(spec.shape, device));
+    for (const Tensor& p : params) ptrs.push_back(&p);
+    x = Tensor::zeros({5, 2, 3}, device);
+    y = Tensor::zeros({5, 2, 4}, device);
+    lengths = Tensor::from_vector({5, 3}, {2}, device);
+  }
+  void forward(Engine engine = Engine::native) {
+    ops::rnn_forward(config, ptrs, x, &lengths, nullptr, nullptr, y, nullptr, nullptr, nullptr,
+                     {}, engine);
+  }
+};
+
+TEST(RnnErrors, NamesTheArgumentAtFault) {
+  ErrorFixture f;
+  EXPECT_ERROR_MENTIONS(f.forward(), "(no error)");
+  {
+    ErrorFixture g;
+    g.x = Tensor::zeros({5, 2, 4}, g.device);
+    EXPECT_ERROR_MENTIONS(g.forward(), "x is [5, 2, 4]");
+  }
+  {
+    ErrorFixture g;
+    g.y = Tensor::zeros({5, 2, 8}, g.device);
+    EXPECT_ERROR_MENTIONS(g.forward(), "'y' is [5, 2, 8]");
+  }
+  {
+    ErrorFixture g;
+    g.params[1] = Tensor::zeros({16, 5}, g.device);
+    EXPECT_ERROR_MENTIONS(g.forward(), "'weight_hh_l0' is [16, 5], expected [16, 4]");
+  }
+  {
+    ErrorFixture g;
+    g.ptrs.pop_back();
+    EXPECT_ERROR_MENTIONS(g.forward(), "3 parameters given");
+  }
+  {
+    ErrorFixture g;
+    g.config.peepholes = true;
+    g.config.mode = RnnMode::gru;
+    EXPECT_ERROR_MENTIONS(g.forward(), "peepholes are an lstm feature");
+  }
+  {
+    ErrorFixture g;
+    g.lengths = Tensor::from_vector({5, 3, 1}, {3}, g.device);
+    EXPECT_ERROR_MENTIONS(g.forward(), "'lengths' is [3], expected [2]");
+  }
+  {
+    ErrorFixture g;
+    g.lengths = Tensor::from_vector({6, 3}, {2}, g.device);
+    EXPECT_ERROR_MENTIONS(g.forward(), "lengths[0] = 6");
+  }
+  {
+    ErrorFixture g;
+    g.lengths = Tensor::from_vector({2.5f, 3}, {2}, g.device);
+    EXPECT_ERROR_MENTIONS(g.forward(), "lengths[0] = 2.5");
+  }
+  {
+    ErrorFixture g;
+    g.config.dropout = 1.0f;
+    EXPECT_ERROR_MENTIONS(g.forward(), "dropout p = 1");
+  }
+}
+
+TEST(RnnErrors, CellStateOnlyForLstm) {
+  ErrorFixture g(Device::cpu(), RnnMode::gru);
+  const Tensor c0 = Tensor::zeros({1, 2, 4}, g.device);
+  EXPECT_ERROR_MENTIONS(ops::rnn_forward(g.config, g.ptrs, g.x, nullptr, nullptr, &c0, g.y,
+                                         nullptr, nullptr, nullptr),
+                        "'c0' given, but gru has no cell state");
+}
+
+TEST(RnnErrors, CudnnEngineOnlyOnCuda) {
+  for (const Device& device : {Device::cpu(), Device::simt()}) {
+    ErrorFixture g(device);
+    EXPECT_ERROR_MENTIONS(g.forward(Engine::cudnn), "rnn: engine cudnn runs only on a cuda device");
+  }
+}
+
+TEST(RnnErrors, BackwardNeedsTheTrainingReserve) {
+  ErrorFixture g;
+  std::vector<Tensor> grads;
+  std::vector<Tensor*> grad_ptrs;
+  for (const Tensor* p : g.ptrs) grads.push_back(Tensor::zeros(p->shape(), g.device));
+  for (Tensor& t : grads) grad_ptrs.push_back(&t);
+  const RnnReserve empty;
+  EXPECT_ERROR_MENTIONS(ops::rnn_backward(g.config, g.ptrs, g.x, &g.lengths, nullptr, nullptr, g.y,
+                                          g.y, nullptr, nullptr, empty, nullptr, nullptr,
+                                          nullptr, grad_ptrs),
+                        "pass the reserve of a training rnn_forward");
+}
+
+TEST(RnnParamSpecs, PyTorchNamesAndShapes) {
+  RnnConfig config;
+  config.mode = RnnMode::gru;
+  config.input_size = 3;
+  config.hidden_size = 4;
+  config.num_layers = 2;
+  config.bidirectional = true;
+  const std::vector<RnnParamSpec> specs = rnn_param_specs(config);
+  ASSERT_EQ(specs.size(), 16u);
+  EXPECT_EQ(specs[0].name, "weight_ih_l0");
+  EXPECT_EQ(specs[0].shape, Shape({12, 3}));
+  EXPECT_EQ(specs[5].name, "weight_hh_l0_reverse");
+  EXPECT_EQ(specs[5].shape, Shape({12, 4}));
+  EXPECT_EQ(specs[8].name, "weight_ih_l1");
+  EXPECT_EQ(specs[8].shape, Shape({12, 8}));
+  EXPECT_EQ(specs[15].name, "bias_hh_l1_reverse");
+  config.mode = RnnMode::lstm;
+  config.peepholes = true;
+  const std::vector<RnnParamSpec> peep = rnn_param_specs(config);
+  ASSERT_EQ(peep.size(), 20u);
+  EXPECT_EQ(peep[4].name, "weight_ch_l0");
+  EXPECT_EQ(peep[4].shape, Shape({12}));
+  EXPECT_EQ(rnn_gate_count(RnnMode::rnn_relu), 1);
+  EXPECT_STREQ(rnn_mode_name(RnnMode::rnn_tanh), "rnn_tanh");
+}
 
 }  // namespace
 }  // namespace kiln

@@ -42,7 +42,8 @@ struct RnnParamSpec {
 };
 std::vector<RnnParamSpec> rnn_param_specs(const RnnConfig& config);
 
-// Dropout between layers: Philox (seed, offset) as ops::dropout, a different offset per layer.
+// Dropout between layers: Philox (seed, offset) as ops::dropout, a different offset per layer:
+// layer k's output uses offset + k * ceil(T*B*D*H / 4), so a call consumes (L-1) times that.
 struct RnnDropout {
   uint64_t seed = 0;
   uint64_t offset = 0;
@@ -56,12 +57,14 @@ struct RnnReserve {
 };
 
 namespace ops {
-// x [T, B, F] (time-major). lengths [B]: float values in 1..T on x's device (null: all T);
+// x [T, B, F] (time-major). lengths [B]: whole float values in 0..T on x's device (null: all
+//   T; 0 gives zero outputs and hn = h0 natively, the cudnn engine needs >= 1);
 //   steps t >= lengths[b] leave sequence b's state unchanged, write zero outputs and get no
 //   gradient. The reverse direction of sequence b starts at t = lengths[b] - 1.
 // h0, c0 [L*D, B, H] (index layer*D + direction; null: zeros; c only for lstm).
 // y [T, B, D*H]; hn, cn [L*D, B, H] may be null (the state after each sequence's own last step).
-// reserve: null for inference; otherwise filled for rnn_backward.
+// reserve: null for inference (no dropout); otherwise filled for rnn_backward (training:
+//   config.dropout applies).
 void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& params,
                  const Tensor& x, const Tensor* lengths, const Tensor* h0, const Tensor* c0,
                  Tensor& y, Tensor* hn, Tensor* cn, RnnReserve* reserve,

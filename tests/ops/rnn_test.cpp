@@ -21,6 +21,7 @@ namespace {
 
 using reference::to_double;
 using test::all_close;
+using test::error_of;
 
 struct RnnCase {
   std::string name;
@@ -425,15 +426,6 @@ INSTANTIATE_TEST_SUITE_P(Devices, RnnChunkTest,
                          rnn_param_name);
 
 // ---- errors ---------------------------------------------------------------------------------
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 #define EXPECT_ERROR_MENTIONS(call, text)                                         \
   do {                                                                            \

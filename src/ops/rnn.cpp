@@ -267,6 +267,30 @@ SavedTrace saved_trace(const std::vector<Tensor>& saved, std::size_t slot) {
   return {saved[slot + 1].data(), cs.defined() ? cs.data() : nullptr, saved[slot].data()};
 }
 
+// Keeps `t` when it already has this shape on this device, else allocates it: a training loop
+// that passes the same reserve every step allocates (and first-touches) nothing for it.
+void ensure(Tensor& t, const Shape& shape, const Device& device) {
+  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor(shape, device);
+}
+
+void prepare_reserve(const Dims& s, const Device& device, std::vector<Tensor>& saved) {
+  saved.resize(input_slot(s, s.L));
+  saved[input_slot(s, 0)] = Tensor();  // layer 0 reads x
+  for (int k = 0; k < s.L; ++k) {
+    if (k > 0) ensure(saved[input_slot(s, k)], {s.T, s.B, s.D * s.H}, device);
+    for (int d = 0; d < s.D; ++d) {
+      const std::size_t slot = trace_slot(s, k, d);
+      ensure(saved[slot], saved_shape(s), device);
+      ensure(saved[slot + 1], states_shape(s), device);
+      if (s.mode == RnnMode::lstm) {
+        ensure(saved[slot + 2], states_shape(s), device);
+      } else {
+        saved[slot + 2] = Tensor();
+      }
+    }
+  }
+}
+
 const float* slice(const Tensor* t, const Dims& s, int k, int d) {
   return t ? t->data() + static_cast<int64_t>(k * s.D + d) * s.B * s.H : nullptr;
 }
@@ -302,29 +326,26 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
   const float* lens = lengths ? lengths->data() : nullptr;
   std::vector<Tensor> scratch_trace(3);  // inference: one trace reused by every cell
   if (training) {
-    reserve->saved.clear();
-    reserve->saved.resize(input_slot(s, s.L));
+    prepare_reserve(s, device, reserve->saved);
   } else {
     scratch_trace[0] = Tensor({s.B, rnn_saved_per_unit(s.mode) * s.H}, device);
     scratch_trace[1] = Tensor(states_shape(s), device);
     if (s.mode == RnnMode::lstm) scratch_trace[2] = Tensor(states_shape(s), device);
   }
   Tensor x_proj({s.T, s.B, s.G * s.H}, device), h_proj({s.B, s.G * s.H}, device);
-  Tensor layer_in;  // inference: the input of the current layer (k > 0)
+  Tensor layer_in, layer_out;  // inference: input and output of the current layer
   const float* in = x.data();
   for (int k = 0; k < s.L; ++k) {
-    Tensor layer_out;
-    float* out = k + 1 == s.L ? y.data() : (layer_out = Tensor({s.T, s.B, s.D * s.H}, device)).data();
+    float* out = y.data();  // training writes inner layers' outputs into the reserve
+    if (k + 1 < s.L) {
+      out = training ? reserve->saved[input_slot(s, k + 1)].data()
+                     : (layer_out = Tensor({s.T, s.B, s.D * s.H}, device)).data();
+    }
     for (int d = 0; d < s.D; ++d) {
-      CellTrace trace{scratch_trace[1].data(), data_or_null(scratch_trace[2]),
-                      scratch_trace[0].data(), 0};
-      if (training) {
-        const std::size_t slot = trace_slot(s, k, d);
-        reserve->saved[slot] = Tensor(saved_shape(s), device);
-        reserve->saved[slot + 1] = Tensor(states_shape(s), device);
-        if (s.mode == RnnMode::lstm) reserve->saved[slot + 2] = Tensor(states_shape(s), device);
-        trace = trace_of(reserve->saved, slot);
-      }
+      const CellTrace trace = training ? trace_of(reserve->saved, trace_slot(s, k, d))
+                                       : CellTrace{scratch_trace[1].data(),
+                                                   data_or_null(scratch_trace[2]),
+                                                   scratch_trace[0].data(), 0};
       forward_cell(device, s, cell_params(s, params, k, d), k, d, in, lens, slice(h0, s, k, d),
                    slice(c0, s, k, d), out, trace, x_proj.data(), h_proj.data());
       const int64_t bh = static_cast<int64_t>(s.B) * s.H;
@@ -332,10 +353,17 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
       if (cn) copy_floats(device, slice(cn, s, k, d), trace.cs + s.T * bh, bh);
     }
     if (k + 1 == s.L) break;
-    if (drop) dropout_forward(layer_out, layer_out, config.dropout, dropout.seed, dropout_offset(s, dropout, k));
-    Tensor& next_in = training ? reserve->saved[input_slot(s, k + 1)] : layer_in;
-    next_in = std::move(layer_out);
-    in = next_in.data();
+    if (training) {
+      Tensor& next_in = reserve->saved[input_slot(s, k + 1)];
+      if (drop) {
+        dropout_forward(next_in, next_in, config.dropout, dropout.seed,
+                        dropout_offset(s, dropout, k));
+      }
+      in = next_in.data();
+    } else {
+      layer_in = std::move(layer_out);
+      in = layer_in.data();
+    }
   }
 }
 

@@ -291,15 +291,6 @@ TEST(Conv2dCudnnTest, MatchesNativeKernelsOnGpu) {
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Conv2dCudnnTest, RejectsAsymmetricPaddingOnGpu) {
   KILN_REQUIRE_GPU();
   const Device gpu = Device::cuda(0);

@@ -21,6 +21,7 @@ namespace {
 
 using reference::to_double;
 using test::all_close;
+using test::error_of;
 
 struct RnnCase {
   std::string name;
@@ -113,7 +114,9 @@ struct Optional {
   std::vector<float> values() const { return t.defined() ? t.to_vector() : std::vector<float>{}; }
 };
 
-Results run_on(const Device& device, const RnnCase& c, const Inputs& in, bool backward = true) {
+// `reuse`: the reserve to fill (one a previous call filled), or null for a fresh one.
+Results run_on(const Device& device, const RnnCase& c, const Inputs& in, bool backward = true,
+               RnnReserve* reuse = nullptr) {
   const RnnConfig config = config_of(c);
   const int64_t T = c.steps, B = c.batch, D = config.directions(), H = c.hidden;
   const Shape states{c.layers * D, B, H};
@@ -134,7 +137,8 @@ Results run_on(const Device& device, const RnnCase& c, const Inputs& in, bool ba
   Optional lengths(in.lengths, {B}, device), h0(in.h0, states, device), c0(in.c0, states, device);
   Tensor y({T, B, D * H}, device);
   Optional hn(true, states, device), cn(lstm, states, device);
-  RnnReserve reserve;
+  RnnReserve fresh;
+  RnnReserve& reserve = reuse ? *reuse : fresh;
   ops::rnn_forward(config, param_ptrs, x, lengths.get(), h0.get(), c0.get(), y, hn.get(), cn.get(),
                    backward ? &reserve : nullptr, kDropout);
   Results r{y.to_vector(), hn.values(), cn.values(), {}, {}, {}, {}};
@@ -222,6 +226,26 @@ TEST_P(RnnTest, InferenceForwardMatchesReferenceWithoutDropout) {
   EXPECT_TRUE(all_close(r.y, ref.y, 2e-5, 1e-4)) << "y";
   EXPECT_TRUE(all_close(r.hn, ref.hn, 2e-5, 1e-4)) << "hn";
   EXPECT_TRUE(all_close(r.cn, ref.cn, 2e-5, 1e-4)) << "cn";
+}
+
+// A reserve filled by another call (another mode and shape, then the same case with other
+// inputs) is reused or resized, never read stale: results equal a fresh reserve's.
+TEST_P(RnnTest, ReusedReserveGivesTheFreshResults) {
+  const auto& [device, c] = GetParam();
+  RnnCase other = c;
+  other.mode = c.mode == RnnMode::lstm ? RnnMode::gru : RnnMode::lstm;
+  other.peepholes = false;
+  other.hidden = c.hidden + 1;
+  RnnReserve reserve;
+  run_on(device, other, random_inputs(other, 600), true, &reserve);
+  run_on(device, c, random_inputs(c, 700), true, &reserve);
+  const Inputs in = random_inputs(c, 800);
+  const Results reused = run_on(device, c, in, true, &reserve), fresh = run_on(device, c, in);
+  EXPECT_EQ(reused.y, fresh.y);
+  EXPECT_EQ(reused.hn, fresh.hn);
+  EXPECT_EQ(reused.dx, fresh.dx);
+  EXPECT_EQ(reused.dh0, fresh.dh0);
+  EXPECT_EQ(reused.grads, fresh.grads);
 }
 
 std::string rnn_param_name(const testing::TestParamInfo<RnnParam>& info) {
@@ -425,15 +449,6 @@ INSTANTIATE_TEST_SUITE_P(Devices, RnnChunkTest,
                          rnn_param_name);
 
 // ---- errors ---------------------------------------------------------------------------------
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 #define EXPECT_ERROR_MENTIONS(call, text)                                         \
   do {                                                                            \

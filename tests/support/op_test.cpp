@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "kiln/error.h"
 #include "kiln/philox.h"
 
 namespace kiln::test {
@@ -67,6 +68,15 @@ testing::AssertionResult all_close(const std::vector<float>& actual,
                                    const std::vector<float>& expected, double atol,
                                    double rtol) {
   return all_close(actual, std::vector<double>(expected.begin(), expected.end()), atol, rtol);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 }  // namespace kiln::test

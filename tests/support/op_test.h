@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ testing::AssertionResult all_close(const std::vector<float>& actual,
 testing::AssertionResult all_close(const std::vector<float>& actual,
                                    const std::vector<float>& expected, double atol,
                                    double rtol);
+
+// The message of the kiln::Error `f` throws, or "(no error)".
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace kiln::test
 

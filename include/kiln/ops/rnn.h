@@ -64,7 +64,8 @@ namespace ops {
 // h0, c0 [L*D, B, H] (index layer*D + direction; null: zeros; c only for lstm).
 // y [T, B, D*H]; hn, cn [L*D, B, H] may be null (the state after each sequence's own last step).
 // reserve: null for inference (no dropout); otherwise filled for rnn_backward (training:
-//   config.dropout applies).
+//   config.dropout applies). Tensors of the right shapes already in it are reused, so a training
+//   loop that passes the same reserve every step allocates nothing for it.
 void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& params,
                  const Tensor& x, const Tensor* lengths, const Tensor* h0, const Tensor* c0,
                  Tensor& y, Tensor* hn, Tensor* cn, RnnReserve* reserve,

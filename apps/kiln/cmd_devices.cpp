@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.h"
+#include "cpu/isa.h"
 #include "kiln/device.h"
 #include "simt/simt.h"
 
@@ -26,6 +27,8 @@ void print_devices() {
   std::cout << "cpu     " << cpu_model() << ", " << omp_get_num_procs() << " cores, "
             << omp_get_max_threads() << " OpenMP threads; BLAS: " << openblas_get_config()
             << "\n";
+  std::cout << "        kernel variant " << cpu::isa_name(cpu::active_isa()) << ": "
+            << cpu::active_isa_reason() << "; supported: " << cpu::supported_isa_names() << "\n";
   std::cout << "simt    SIMT emulator (kiln's CUDA kernels on the CPU), schedule "
             << simt::schedule().str() << "\n";
   std::string why;

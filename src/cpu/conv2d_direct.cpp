@@ -154,6 +154,20 @@ void pack_plane(const Plan& plan, const float* src, float* out) {
         row[phase * plan.phase_len + m] = inside ? src_row[b / s.insert_w] : 0.0f;
       }
   }
+  std::fill(out + plan.rows * plan.row_stride, out + plan.plane, 0.0f);  // flat's tail
+}
+
+// Per-thread buffers that keep their memory between calls: fresh vectors of a few
+// hundred KiB per call cost a memset and page faults every time (about an eighth of a
+// LeNet-5 step under perf). They hold whatever the last call left: users write
+// everything they read.
+enum ScratchUse { kPackedInput, kFlatOutput, kPackedDy, kLaneSums, kPartialSums, kScratchUses };
+
+float* scratch(ScratchUse use, int64_t floats) {
+  thread_local std::array<std::vector<float>, kScratchUses> buffers;
+  std::vector<float>& buffer = buffers[use];
+  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
+  return buffer.data();
 }
 
 // An output vector: its base in a packed input plane, its offset in an output
@@ -308,8 +322,8 @@ void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, cons
   const int64_t tile_plane = plan.flat ? plan.out_plane() : out_plane;
 #pragma omp parallel
   {
-    std::vector<float> packed(plan.in_channels * plan.plane);
-    std::vector<float> flat_out(plan.flat ? plan.out_channels * tile_plane : 0);
+    float* packed = scratch(kPackedInput, plan.in_channels * plan.plane);
+    float* flat_out = plan.flat ? scratch(kFlatOutput, plan.out_channels * tile_plane) : nullptr;
     int begin, end;
     thread_range(n, omp_get_thread_num(), omp_get_num_threads(), begin, end);
     for (int sample = begin; sample < end; ++sample)
@@ -317,15 +331,15 @@ void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, cons
         const int64_t unit = static_cast<int64_t>(sample) * groups + grp;
         for (int c = 0; c < plan.in_channels; ++c)
           pack_plane(plan, src + (unit * plan.in_channels + c) * src_plane,
-                     packed.data() + c * plan.plane);
+                     packed + c * plan.plane);
         const float* f = filters[grp].data();
         for (size_t b = 0; b + 1 < blocks.size(); ++b) {
           const int k0 = blocks[b], kb = blocks[b + 1] - k0;
           const int per_tile = std::min(tiles.max_forward_vectors, tiles.forward_accumulators / kb);
           const float* block_init = init ? init + grp * plan.out_channels + k0 : nullptr;
-          float* tile_out = plan.flat ? flat_out.data() + k0 * tile_plane
+          float* tile_out = plan.flat ? flat_out + k0 * tile_plane
                                       : out + (unit * plan.out_channels + k0) * out_plane;
-          ForwardTile tile{packed.data(), plan.plane, plan.in_channels, plan.taps.data(),
+          ForwardTile tile{packed, plan.plane, plan.in_channels, plan.taps.data(),
                            plan.tap_count(), f, block_init, nullptr, tile_out, tile_plane};
           for (size_t s = 0; s < slots.size(); s += per_tile) {
             const int t = static_cast<int>(std::min<size_t>(per_tile, slots.size() - s));
@@ -337,7 +351,7 @@ void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, cons
         if (plan.flat) {
           for (int k = 0; k < plan.out_channels; ++k)
             for (int row = 0; row < plan.p; ++row)
-              std::copy_n(flat_out.data() + k * tile_plane + row * plan.phase_len, plan.q,
+              std::copy_n(flat_out + k * tile_plane + row * plan.phase_len, plan.q,
                           out + (unit * plan.out_channels + k) * out_plane + row * plan.q);
         }
       }
@@ -444,31 +458,36 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
   const int chunks = filter_chunks(g.n, plan.plane_vectors(), kMinChunkVectors);
   const int pack = static_cast<int>(std::clamp<int64_t>(
       kPackBytes / (sizeof(float) * (x_sample + dy_sample)), 1, ceil_div(g.n, chunks)));
-  std::vector<float> partial(static_cast<size_t>(chunks) * dw_size);
+  float* partial = scratch(kPartialSums, chunks * dw_size);
   const int64_t x_plane = static_cast<int64_t>(g.h) * g.w;
   const int64_t out_plane = static_cast<int64_t>(g.p) * g.q;
 #pragma omp parallel
   {
-    std::vector<float> xs(pack * x_sample), dys(pack * dy_sample, 0.0f);
-    // Lane-wise partial sums per weight (std::vector does not align to 64 bytes).
-    std::vector<float> acc(w_group * lanes);
+    float* xs = scratch(kPackedInput, pack * x_sample);
+    float* dys = scratch(kPackedDy, pack * dy_sample);
+    // Lane-wise partial sums per weight (unaligned: the tiles load them unaligned).
+    float* acc = scratch(kLaneSums, w_group * lanes);
 #pragma omp for schedule(static)
     for (int chunk = 0; chunk < chunks; ++chunk) {
       int begin, end;
       thread_range(g.n, chunk, chunks, begin, end);
       for (int grp = 0; grp < g.groups; ++grp) {
-        std::fill(acc.begin(), acc.end(), 0.0f);
+        std::fill(acc, acc + w_group * lanes, 0.0f);
         for (int n0 = begin; n0 < end; n0 += pack) {
           const int count = std::min(pack, end - n0);
           for (int b = 0; b < count; ++b) {
             const int64_t unit = static_cast<int64_t>(n0 + b) * g.groups + grp;
             for (int c = 0; c < cg; ++c)
               pack_plane(plan, x + (unit * cg + c) * x_plane,
-                         xs.data() + b * x_sample + c * plan.plane);
-            for (int k = 0; k < kg; ++k)
-              for (int row = 0; row < plan.p; ++row)
-                std::copy_n(dy + (unit * kg + k) * out_plane + row * g.q, g.q,
-                            dys.data() + b * dy_sample + k * dy_plane + row * dy_row);
+                         xs + b * x_sample + c * plan.plane);
+            for (int k = 0; k < kg; ++k) {
+              float* plane = dys + b * dy_sample + k * dy_plane;
+              for (int row = 0; row < plan.p; ++row) {
+                std::copy_n(dy + (unit * kg + k) * out_plane + row * g.q, g.q, plane + row * dy_row);
+                std::fill(plane + row * dy_row + g.q, plane + (row + 1) * dy_row, 0.0f);
+              }
+              std::fill(plane + plan.p * dy_row, plane + dy_plane, 0.0f);
+            }
           }
           for (size_t fb = 0; fb + 1 < filter_blocks.size(); ++fb) {
             const int k0 = filter_blocks[fb], kb = filter_blocks[fb + 1] - k0;
@@ -476,17 +495,17 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
               for (size_t tb = 0; tb + 1 < tap_blocks.size(); ++tb) {
                 const int j0 = tap_blocks[tb], jb = tap_blocks[tb + 1] - j0;
                 const int64_t first_sum = (static_cast<int64_t>(k0) * cg + c) * taps + j0;
-                const FilterTile tile{xs.data() + c * plan.plane, dys.data() + k0 * dy_plane,
+                const FilterTile tile{xs + c * plan.plane, dys + k0 * dy_plane,
                                       x_sample, dy_sample, dy_plane, count,
                                       plan.taps.data() + j0, slots.data(),
                                       static_cast<int>(slots.size()),
-                                      acc.data() + first_sum * lanes,
+                                      acc + first_sum * lanes,
                                       static_cast<int64_t>(cg) * taps};
                 tiles.filter(kb, jb)(tile);
               }
           }
         }
-        float* out = partial.data() + chunk * dw_size + grp * w_group;
+        float* out = partial + chunk * dw_size + grp * w_group;
         for (int64_t i = 0; i < w_group; ++i) {
           float sum = 0.0f;
           for (int lane = 0; lane < lanes; ++lane) sum += acc[i * lanes + lane];
@@ -494,7 +513,7 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
         }
       }
     }
-    sum_chunks(partial.data(), chunks, dw_size, dw);
+    sum_chunks(partial, chunks, dw_size, dw);
   }
 }
 

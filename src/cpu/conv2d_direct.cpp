@@ -4,12 +4,13 @@
 // no bounds checks. Backward-data is the same plan run on dy, zero-inserted between
 // rows/columns by the strides, with the filters flipped and transposed.
 //
-// Vectors of L floats run along an output row (q). A forward tile holds KB filters x
-// T vectors of accumulators in registers; per (channel, tap) it loads T input vectors
-// and broadcasts KB weights. A packed
-// plane stores each padded row split into stride_w phases (columns u with
-// u % stride_w == phase), so the T loads are contiguous for any stride and dilation,
-// and every tap is a fixed offset from an output vector's base.
+// Vectors of L floats run along an output row (q), or, in a "flat" plan (stride 1,
+// short rows), across rows at the packed input's row pitch (Plan::flat). A forward
+// tile holds KB filters x T vectors of accumulators in registers; per (channel, tap)
+// it loads T input vectors and broadcasts KB weights. A packed plane stores each
+// padded row split into stride_w phases (columns u with u % stride_w == phase), so
+// the T loads are contiguous for any stride and dilation, and every tap is a fixed
+// offset from an output vector's base.
 //
 // Backward-filter holds KB filters x JB taps of lane-wise partial sums in registers
 // and walks every output vector of the samples in a pack: per vector, KB dy loads and

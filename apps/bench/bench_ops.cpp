@@ -2,7 +2,8 @@
 // libtorch (CPU) when it was found at build time. Prints JSON: per op and device
 // the median time over the repeats (after warm-up runs), GFLOP/s and GB/s
 // (napkin-math counts of useful flops and of bytes each op must move), and the
-// kiln/libtorch time ratio.
+// kiln/libtorch time ratio; also the CPU kernel variant (cpu/isa.h) that ran and a
+// square sgemm, the GEMM peak to read the conv passes' GFLOP/s against.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <omp.h>
@@ -11,15 +12,19 @@
 #include <chrono>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "clock.h"
+#include "cpu/isa.h"
 #include "kiln/device.h"
 #include "kiln/ops/activation.h"
 #include "kiln/ops/conv2d.h"
 #include "kiln/ops/dropout.h"
 #include "kiln/ops/linear.h"
+#include "kiln/ops/matmul.h"
 #include "kiln/ops/lrn.h"
 #include "kiln/ops/pool2d.h"
 #include "kiln/ops/softmax_cross_entropy.h"
@@ -31,6 +36,8 @@
 #endif
 
 namespace {
+
+kiln::bench::Clock g_clock = kiln::bench::Clock::wall;  // --clock
 
 using kiln::Device;
 using kiln::Shape;
@@ -46,6 +53,7 @@ struct Case {
   std::function<std::function<void()>(const Device&, kiln::Engine)> kiln;
   std::function<std::function<void()>()> torch;  // empty without libtorch
   bool has_cudnn = false;                         // also timed with engine cudnn on cuda
+  bool on_emulator = true;                        // false: too slow for simt
   // conv2d only: each native version, timed on cpu and cuda besides automatic.
   std::vector<kiln::ConvKernel> conv_kernels;
   std::function<std::function<void()>(const Device&, kiln::ConvKernel)> kiln_conv;
@@ -62,10 +70,10 @@ double median_ms(const std::function<void()>& step, const Device* device, int wa
   if (device) kiln::rt::synchronize(*device);
   std::vector<double> ms;
   for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = kiln::bench::now_ms(g_clock);
     step();
     if (device) kiln::rt::synchronize(*device);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(kiln::bench::now_ms(g_clock) - t0);
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
@@ -131,6 +139,28 @@ Case linear_case(int batch, int in, int out, bool backward) {
     auto y = torch::linear(x, w, bias);
     auto dy = torch::rand_like(y);
     return [=]() mutable { y.backward(dy, /*retain_graph=*/true); };
+  };
+#endif
+  return c;
+}
+
+// Square sgemm (OpenBLAS on cpu): the machine's GEMM peak, next to which the conv
+// passes' GFLOP/s are read (docs/BENCHMARKS.md).
+Case sgemm_case(int n) {
+  const double size = n;
+  Case c{"sgemm", std::to_string(n) + "x" + std::to_string(n) + "x" + std::to_string(n),
+         2 * size * size * size, 3 * size * size * 4};
+  c.on_emulator = false;
+  c.kiln = [=](const Device& d, kiln::Engine) -> std::function<void()> {
+    auto a = std::make_shared<Tensor>(random({n, n}, d));
+    auto b = std::make_shared<Tensor>(random({n, n}, d));
+    auto out = std::make_shared<Tensor>(Shape{n, n}, d);
+    return [=] { kiln::ops::matmul(*a, *b, *out); };
+  };
+#if KILN_HAVE_TORCH
+  c.torch = [=]() -> std::function<void()> {
+    auto a = torch::rand({n, n}), b = torch::rand({n, n});
+    return [=] { torch::NoGradGuard no_grad; torch::mm(a, b); };
   };
 #endif
   return c;
@@ -308,6 +338,7 @@ Case relu_case(Shape shape, bool backward) {
 
 std::vector<Case> cases(int alexnet_batch) {
   std::vector<Case> all;
+  for (int n : {256, 1024}) all.push_back(sgemm_case(n));
   const int64_t a = alexnet_batch;
   struct ConvLayer {
     std::string name;
@@ -358,7 +389,15 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-simt", skip_simt, "do not time the emulator (slow: ~1 us per thread)");
   std::string only;
   app.add_option("--only", only, "time only ops whose name contains this text");
+  app.add_option("--clock", g_clock, "wall, or cpu: process CPU time (OMP_NUM_THREADS=1 only)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, kiln::bench::Clock>{{"wall", kiln::bench::Clock::wall},
+                                                    {"cpu", kiln::bench::Clock::cpu}}));
   CLI11_PARSE(app, argc, argv);
+  if (g_clock == kiln::bench::Clock::cpu && omp_get_max_threads() != 1) {
+    std::cerr << "--clock cpu needs OMP_NUM_THREADS=1 (with more threads it counts spin-waiting)\n";
+    return 2;
+  }
 #if KILN_HAVE_TORCH
   // Same thread count as kiln's OpenMP loops, so the ratio compares like with like.
   torch::set_num_threads(omp_get_max_threads());
@@ -370,6 +409,9 @@ int main(int argc, char** argv) {
   }
   nlohmann::json out;
   out["kiln_cpu_threads"] = omp_get_max_threads();
+  out["clock"] = kiln::bench::clock_name(g_clock);
+  out["kiln_cpu_isa"] = kiln::cpu::isa_name(kiln::cpu::active_isa());
+  out["kiln_cpu_isa_reason"] = kiln::cpu::active_isa_reason();
 #if KILN_HAVE_TORCH
   out["peer"] = {{"name", "libtorch"}, {"version", TORCH_VERSION}, {"device", "cpu"}, {"threads", torch::get_num_threads()}};
 #else
@@ -389,6 +431,7 @@ int main(int argc, char** argv) {
 #endif
     nlohmann::json runs = nlohmann::json::array();
     for (const Device& d : devices) {
+      if (d.is_simt() && !c.on_emulator) continue;
       std::vector<kiln::Engine> engines{kiln::Engine::native};
       if (d.is_cuda() && c.has_cudnn) engines.push_back(kiln::Engine::cudnn);
       for (kiln::Engine e : engines) {

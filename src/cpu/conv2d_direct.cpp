@@ -4,20 +4,27 @@
 // no bounds checks. Backward-data is the same plan run on dy, zero-inserted between
 // rows/columns by the strides, with the filters flipped and transposed.
 //
-// Vectors of 16 floats run along an output row (q). A forward tile holds KB filters x
-// T vectors of accumulators in registers (KB*T <= 24: 24 of AVX-512's 32 registers);
-// per (channel, tap) it loads T input vectors and broadcasts KB weights. A packed
-// plane stores each padded row split into stride_w phases (columns u with
-// u % stride_w == phase), so the T loads are contiguous for any stride and dilation,
-// and every tap is a fixed offset from an output vector's base.
+// Vectors of L floats run along an output row (q), or, in a "flat" plan (stride 1,
+// short rows), across rows at the packed input's row pitch (Plan::flat). A forward
+// tile holds KB filters x T vectors of accumulators in registers; per (channel, tap)
+// it loads T input vectors and broadcasts KB weights. A packed plane stores each
+// padded row split into stride_w phases (columns u with u % stride_w == phase), so
+// the T loads are contiguous for any stride and dilation, and every tap is a fixed
+// offset from an output vector's base.
 //
 // Backward-filter holds KB filters x JB taps of lane-wise partial sums in registers
 // and walks every output vector of the samples in a pack: per vector, KB dy loads and
 // JB x loads feed KB*JB FMAs. Lanes are summed once per batch chunk.
 //
-// The tile functions are compiled for AVX-512, AVX2+FMA and baseline x86-64 (GCC's
-// target_clones, chosen when the library loads), so one binary runs anywhere and uses
-// the widest vectors the machine has.
+// The tiles (conv2d_direct_tiles.inc) are compiled once per instruction-set variant
+// (cpu/isa.h), each with its own vector width L and tile limits so that accumulators
+// and operands fit its register file without spilling:
+//   variant    L   registers  forward KB x T (acc)   backward-filter KB x JB (acc)
+//   avx512    16   32 zmm     <= 8 x 4 (24)  + T + 1  <= 4 x 8 (24)  + KB + 1
+//   avx2       8   16 ymm     <= 6 x 3 (12)  + T + 1  <= 3 x 4 (12)  + KB + 1
+//   baseline   4   16 xmm     <= 6 x 2 (12)  + T + 2  <= 2 x 6 (12)  + KB + 2
+// (baseline SSE2 has no FMA: a multiply needs a temporary register). The variant is
+// picked per call from cpu::active_isa(), so KILN_CPU_ISA and the tests can force one.
 #include "cpu/conv2d_direct.h"
 
 #include <omp.h>
@@ -30,37 +37,16 @@
 #include <vector>
 
 #include "cpu/conv2d.h"
+#include "cpu/isa.h"
 
-// Functions taking or returning 64-byte vectors change ABI with AVX-512 on or off; all
-// of them are internal and inlined, so the warning does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace kiln::cpu {
 namespace {
 
-constexpr int kLanes = 16;
-typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
-
-#if defined(__x86_64__)
-#define KILN_VECTOR_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define KILN_VECTOR_CLONES
-#endif
 #define KILN_ALWAYS_INLINE inline __attribute__((always_inline))
 // Loops over a tile's KB/T/JB must unroll completely, or its accumulators live in
 // memory (GCC -O2 leaves them rolled).
 #define KILN_UNROLL _Pragma("GCC unroll 24")
-
-KILN_ALWAYS_INLINE Vec load(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-KILN_ALWAYS_INLINE void store(float* p, const Vec& v, int lanes) {
-  std::memcpy(p, &v, sizeof(float) * lanes);
-}
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -73,31 +59,51 @@ struct Source {
   int insert_h = 1, insert_w = 1;
 };
 
+// Fraction of computed lanes that produce output for rows of q outputs read from
+// `used_columns` padded columns: whole vectors per row, or flat (see Plan::flat).
+double lane_use(int q, int used_columns, int lanes, bool flat) {
+  return flat ? static_cast<double>(q) / used_columns
+              : static_cast<double>(q) / (ceil_div(q, lanes) * lanes);
+}
+
 // One convolution of packed planes, per group (see the file comment).
 struct Plan {
+  int lanes;  // floats per vector of the variant that runs it
   int in_channels, out_channels;
   int r, s, p, q;
   int stride_h, stride_w, dilation_h, dilation_w;
   Source source;
-  int vectors;         // per output row
+  // Flat (stride 1 only): output vectors run over the output plane laid out with the
+  // packed input's row pitch, several short rows per vector; the lanes that fall on
+  // the pitch's last (s-1)*dilation_w columns compute nothing useful. Otherwise each
+  // output row has its own vectors.
+  bool flat;
+  int vectors;         // per output row, or per plane when flat
   int rows;            // per packed plane
   int used_columns;    // padded columns any output lane < q reads; the rest stay zero
   int phase_len;       // floats per phase of a packed row
   int64_t row_stride;  // stride_w phases
-  int64_t plane;       // floats per packed plane
+  int64_t plane;       // floats per packed plane (flat: plus a zero tail for overrun)
   std::vector<int64_t> taps;  // [r*s]: offset of tap (i, j) from an output vector's base
 
-  Plan(int in_channels, int out_channels, int r, int s, int p, int q, int stride_h,
+  Plan(int lanes, int in_channels, int out_channels, int r, int s, int p, int q, int stride_h,
        int stride_w, int dilation_h, int dilation_w, const Source& source)
-      : in_channels(in_channels), out_channels(out_channels), r(r), s(s), p(p), q(q),
+      : lanes(lanes), in_channels(in_channels), out_channels(out_channels), r(r), s(s), p(p), q(q),
         stride_h(stride_h), stride_w(stride_w), dilation_h(dilation_h),
         dilation_w(dilation_w), source(source) {
-    vectors = ceil_div(q, kLanes);
     rows = (p - 1) * stride_h + (r - 1) * dilation_h + 1;
     used_columns = (q - 1) * stride_w + (s - 1) * dilation_w + 1;
-    phase_len = vectors * kLanes + (s - 1) * dilation_w / stride_w + 1;
+    flat = stride_h == 1 && stride_w == 1 &&
+           lane_use(q, used_columns, lanes, true) > lane_use(q, used_columns, lanes, false);
+    if (flat) {
+      vectors = ceil_div((p - 1) * used_columns + q, lanes);
+      phase_len = used_columns;
+    } else {
+      vectors = ceil_div(q, lanes);
+      phase_len = vectors * lanes + (s - 1) * dilation_w / stride_w + 1;
+    }
     row_stride = static_cast<int64_t>(stride_w) * phase_len;
-    plane = rows * row_stride;
+    plane = rows * row_stride + (flat ? lanes : 0);
     for (int i = 0; i < r; ++i)
       for (int j = 0; j < s; ++j) {
         const int u = j * dilation_w;
@@ -105,9 +111,17 @@ struct Plan {
       }
   }
   int tap_count() const { return r * s; }
-  // Base of output vector v of row p in a packed plane.
+  // Base of output vector v of row p (flat: of the plane, row 0) in a packed plane.
   int64_t input_base(int row, int v) const {
-    return row * stride_h * row_stride + v * kLanes;
+    return row * stride_h * row_stride + v * lanes;
+  }
+  // Row pitch and size of an output plane as the tiles write it: flat, the packed
+  // pitch with all vectors' lanes; otherwise whole vectors per row.
+  int out_pitch() const { return flat ? phase_len : vectors * lanes; }
+  int64_t plane_vectors() const { return flat ? vectors : int64_t{p} * vectors; }
+  int64_t out_plane() const {
+    return flat ? std::max<int64_t>(int64_t{vectors} * lanes, int64_t{p} * phase_len)
+                : int64_t{p} * out_pitch();
   }
 };
 
@@ -141,6 +155,20 @@ void pack_plane(const Plan& plan, const float* src, float* out) {
         row[phase * plan.phase_len + m] = inside ? src_row[b / s.insert_w] : 0.0f;
       }
   }
+  std::fill(out + plan.rows * plan.row_stride, out + plan.plane, 0.0f);  // flat's tail
+}
+
+// Per-thread buffers that keep their memory between calls: fresh vectors of a few
+// hundred KiB per call cost a memset and page faults every time (about an eighth of a
+// LeNet-5 step under perf). They hold whatever the last call left: users write
+// everything they read.
+enum ScratchUse { kPackedInput, kFlatOutput, kPackedDy, kLaneSums, kPartialSums, kScratchUses };
+
+float* scratch(ScratchUse use, int64_t floats) {
+  thread_local std::array<std::vector<float>, kScratchUses> buffers;
+  std::vector<float>& buffer = buffers[use];
+  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
+  return buffer.data();
 }
 
 // An output vector: its base in a packed input plane, its offset in an output
@@ -152,10 +180,15 @@ struct Slot {
 
 std::vector<Slot> output_slots(const Plan& plan, int64_t out_row_stride) {
   std::vector<Slot> slots;
+  if (plan.flat) {
+    for (int v = 0; v < plan.vectors; ++v)
+      slots.push_back({plan.input_base(0, v), int64_t{v} * plan.lanes, plan.lanes});
+    return slots;
+  }
   for (int row = 0; row < plan.p; ++row)
     for (int v = 0; v < plan.vectors; ++v)
-      slots.push_back({plan.input_base(row, v), row * out_row_stride + v * kLanes,
-                       std::min(kLanes, plan.q - v * kLanes)});
+      slots.push_back({plan.input_base(row, v), row * out_row_stride + v * plan.lanes,
+                       std::min(plan.lanes, plan.q - v * plan.lanes)});
   return slots;
 }
 
@@ -184,9 +217,7 @@ constexpr auto tile_table() {
   return tile_table<Tiles, Cols>(std::make_integer_sequence<int, Rows>{});
 }
 
-// ---- forward tiles ---------------------------------------------------------------
-
-constexpr int kMaxForwardFilters = 8, kMaxForwardVectors = 4, kAccumulators = 24;
+// ---- tiles ----------------------------------------------------------------------
 
 struct ForwardTile {
   const float* in;       // packed planes of the group's input channels
@@ -201,45 +232,71 @@ struct ForwardTile {
   int64_t out_plane;
 };
 
-template <int KB, int T>
-KILN_VECTOR_CLONES void forward_tile(const ForwardTile& a) {
-  Vec acc[KB][T];
-  KILN_UNROLL
-  for (int k = 0; k < KB; ++k)
-    KILN_UNROLL
-    for (int t = 0; t < T; ++t) acc[k][t] = Vec{} + (a.init ? a.init[k] : 0.0f);
-  const float* base[T];
-  KILN_UNROLL
-  for (int t = 0; t < T; ++t) base[t] = a.in + a.slots[t].in;
-  const float* f = a.filters;
-  for (int c = 0; c < a.channels; ++c) {
-    const int64_t plane = c * a.in_plane;
-    for (int tap = 0; tap < a.tap_count; ++tap, f += KB) {
-      Vec x[T];
-      KILN_UNROLL
-      for (int t = 0; t < T; ++t) x[t] = load(base[t] + plane + a.taps[tap]);
-      KILN_UNROLL
-      for (int k = 0; k < KB; ++k) {
-        const float w = f[k];
-        KILN_UNROLL
-        for (int t = 0; t < T; ++t) acc[k][t] += x[t] * w;
-      }
-    }
-  }
-  KILN_UNROLL
-  for (int k = 0; k < KB; ++k)
-    KILN_UNROLL
-    for (int t = 0; t < T; ++t) {
-      store(a.out + k * a.out_plane + a.slots[t].out, acc[k][t], a.slots[t].lanes);
-    }
-}
-
-template <int KB, int T>
-struct ForwardTiles {
-  static constexpr auto fn = &forward_tile<KB, T>;
+struct FilterTile {
+  const float* x;        // packed plane of one input channel, first sample of the pack
+  const float* dy;       // packed dy plane of the block's first filter, first sample
+  int64_t x_sample, dy_sample, dy_plane;
+  int samples;
+  const int64_t* taps;   // JB
+  const Slot* slots;     // .in: x base, .out: dy offset
+  int slot_count;
+  float* acc;            // L partial sums per (k, j) at acc + (k * acc_filter + j) * L
+  int64_t acc_filter;
 };
-// forward_tiles[KB - 1][T - 1]
-const auto forward_tiles = tile_table<ForwardTiles, kMaxForwardFilters, kMaxForwardVectors>();
+
+using ForwardFn = void (*)(const ForwardTile&);
+using FilterFn = void (*)(const FilterTile&);
+
+// One variant's tiles and limits (conv2d_direct_tiles.inc).
+struct TileSet {
+  int lanes;
+  int max_forward_filters, max_forward_vectors, forward_accumulators;
+  int max_filter_block, max_tap_block, filter_accumulators;
+  ForwardFn (*forward)(int kb, int t);
+  FilterFn (*filter)(int kb, int jb);
+};
+
+// The tile functions take 64-byte vectors in avx512 only and are called through
+// pointers, never across variants, so the ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+namespace avx512 {
+constexpr int kLanes = 16;
+constexpr int kMaxForwardFilters = 8, kMaxForwardVectors = 4, kForwardAccumulators = 24;
+constexpr int kMaxFilterBlock = 4, kMaxTapBlock = 8, kFilterAccumulators = 24;
+#include "cpu/conv2d_direct_tiles.inc"
+}  // namespace avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+constexpr int kLanes = 8;
+constexpr int kMaxForwardFilters = 6, kMaxForwardVectors = 3, kForwardAccumulators = 12;
+constexpr int kMaxFilterBlock = 3, kMaxTapBlock = 4, kFilterAccumulators = 12;
+#include "cpu/conv2d_direct_tiles.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
+
+namespace baseline {
+constexpr int kLanes = 4;
+constexpr int kMaxForwardFilters = 6, kMaxForwardVectors = 2, kForwardAccumulators = 12;
+constexpr int kMaxFilterBlock = 2, kMaxTapBlock = 6, kFilterAccumulators = 12;
+#include "cpu/conv2d_direct_tiles.inc"
+}  // namespace baseline
+
+const TileSet& tiles_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return avx512::tiles;
+  if (isa == Isa::avx2) return avx2::tiles;
+#endif
+  (void)isa;
+  return baseline::tiles;
+}
 
 // Filters of one group, packed per block as [channel][tap][KB]; `weight(ko, ci, tap)`
 // reads the plan's filter.
@@ -256,16 +313,18 @@ std::vector<float> pack_filters(const Plan& plan, const std::vector<int>& blocks
 // Runs a forward plan: `n` samples, each with `groups` groups of in_channels source
 // planes at `src` and out_channels output planes (p x q) at `out`. filters[group] is
 // packed by pack_filters with `blocks`; init (per output channel of all groups) may
-// be null.
-void run_forward(const Plan& plan, int n, int groups, const float* src, const float* init,
-                 const std::vector<std::vector<float>>& filters, const std::vector<int>& blocks,
-                 float* out) {
+// be null. A flat plan's tiles write a per-thread buffer whose rows are then copied out.
+void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, const float* src,
+                 const float* init, const std::vector<std::vector<float>>& filters,
+                 const std::vector<int>& blocks, float* out) {
   const std::vector<Slot> slots = output_slots(plan, plan.q);
   const int64_t src_plane = static_cast<int64_t>(plan.source.h) * plan.source.w;
   const int64_t out_plane = static_cast<int64_t>(plan.p) * plan.q;
+  const int64_t tile_plane = plan.flat ? plan.out_plane() : out_plane;
 #pragma omp parallel
   {
-    std::vector<float> packed(plan.in_channels * plan.plane);
+    float* packed = scratch(kPackedInput, plan.in_channels * plan.plane);
+    float* flat_out = plan.flat ? scratch(kFlatOutput, plan.out_channels * tile_plane) : nullptr;
     int begin, end;
     thread_range(n, omp_get_thread_num(), omp_get_num_threads(), begin, end);
     for (int sample = begin; sample < end; ++sample)
@@ -273,80 +332,32 @@ void run_forward(const Plan& plan, int n, int groups, const float* src, const fl
         const int64_t unit = static_cast<int64_t>(sample) * groups + grp;
         for (int c = 0; c < plan.in_channels; ++c)
           pack_plane(plan, src + (unit * plan.in_channels + c) * src_plane,
-                     packed.data() + c * plan.plane);
+                     packed + c * plan.plane);
         const float* f = filters[grp].data();
         for (size_t b = 0; b + 1 < blocks.size(); ++b) {
           const int k0 = blocks[b], kb = blocks[b + 1] - k0;
-          const int per_tile = std::min(kMaxForwardVectors, kAccumulators / kb);
+          const int per_tile = std::min(tiles.max_forward_vectors, tiles.forward_accumulators / kb);
           const float* block_init = init ? init + grp * plan.out_channels + k0 : nullptr;
-          ForwardTile tile{packed.data(), plan.plane, plan.in_channels, plan.taps.data(),
-                           plan.tap_count(), f, block_init, nullptr,
-                           out + (unit * plan.out_channels + k0) * out_plane, out_plane};
+          float* tile_out = plan.flat ? flat_out + k0 * tile_plane
+                                      : out + (unit * plan.out_channels + k0) * out_plane;
+          ForwardTile tile{packed, plan.plane, plan.in_channels, plan.taps.data(),
+                           plan.tap_count(), f, block_init, nullptr, tile_out, tile_plane};
           for (size_t s = 0; s < slots.size(); s += per_tile) {
             const int t = static_cast<int>(std::min<size_t>(per_tile, slots.size() - s));
             tile.slots = slots.data() + s;
-            forward_tiles[kb - 1][t - 1](tile);
+            tiles.forward(kb, t)(tile);
           }
           f += static_cast<int64_t>(kb) * plan.in_channels * plan.tap_count();
+        }
+        if (plan.flat) {
+          for (int k = 0; k < plan.out_channels; ++k)
+            for (int row = 0; row < plan.p; ++row)
+              std::copy_n(flat_out + k * tile_plane + row * plan.phase_len, plan.q,
+                          out + (unit * plan.out_channels + k) * out_plane + row * plan.q);
         }
       }
   }
 }
-
-// ---- backward-filter tiles ---------------------------------------------------------
-
-constexpr int kMaxFilterBlock = 4, kMaxTapBlock = 8;
-
-struct FilterTile {
-  const float* x;        // packed plane of one input channel, first sample of the pack
-  const float* dy;       // packed dy plane of the block's first filter, first sample
-  int64_t x_sample, dy_sample, dy_plane;
-  int samples;
-  const int64_t* taps;   // JB
-  const Slot* slots;     // .in: x base, .out: dy offset
-  int slot_count;
-  float* acc;            // kLanes partial sums per (k, j) at acc + (k * acc_filter + j) * kLanes
-  int64_t acc_filter;
-};
-
-template <int KB, int JB>
-KILN_VECTOR_CLONES void filter_tile(const FilterTile& a) {
-  Vec acc[KB][JB];
-  KILN_UNROLL
-  for (int k = 0; k < KB; ++k)
-    KILN_UNROLL
-    for (int j = 0; j < JB; ++j) acc[k][j] = load(a.acc + (k * a.acc_filter + j) * kLanes);
-  int64_t tap[JB];
-  KILN_UNROLL
-  for (int j = 0; j < JB; ++j) tap[j] = a.taps[j];
-  for (int n = 0; n < a.samples; ++n) {
-    const float* x = a.x + n * a.x_sample;
-    const float* dy = a.dy + n * a.dy_sample;
-    for (int s = 0; s < a.slot_count; ++s) {
-      const Slot& slot = a.slots[s];
-      Vec d[KB];
-      KILN_UNROLL
-      for (int k = 0; k < KB; ++k) d[k] = load(dy + k * a.dy_plane + slot.out);
-      KILN_UNROLL
-      for (int j = 0; j < JB; ++j) {
-        const Vec xv = load(x + slot.in + tap[j]);
-        KILN_UNROLL
-        for (int k = 0; k < KB; ++k) acc[k][j] += d[k] * xv;
-      }
-    }
-  }
-  KILN_UNROLL
-  for (int k = 0; k < KB; ++k)
-    KILN_UNROLL
-    for (int j = 0; j < JB; ++j) store(a.acc + (k * a.acc_filter + j) * kLanes, acc[k][j], kLanes);
-}
-
-template <int KB, int JB>
-struct FilterTiles {
-  static constexpr auto fn = &filter_tile<KB, JB>;
-};
-// filter_tiles[KB - 1][JB - 1]
-const auto filter_tiles = tile_table<FilterTiles, kMaxFilterBlock, kMaxTapBlock>();
 
 // Output vectors per backward-filter chunk: summing a chunk's lanes costs about as
 // much as 16 vectors of work per weight, so chunks are kept well above that.
@@ -354,19 +365,30 @@ constexpr int64_t kMinChunkVectors = 256;
 // Bytes of packed x and dy per thread for backward-filter's sample packs.
 constexpr int64_t kPackBytes = int64_t{256} << 10;
 
-Plan forward_plan(const Conv2dGeometry& g) {
-  return Plan(g.c / g.groups, g.k / g.groups, g.r, g.s, g.p, g.q, g.stride_h, g.stride_w,
+Plan forward_plan(const Conv2dGeometry& g, int lanes) {
+  return Plan(lanes, g.c / g.groups, g.k / g.groups, g.r, g.s, g.p, g.q, g.stride_h, g.stride_w,
               g.dilation_h, g.dilation_w, Source{g.h, g.w, g.pad_top, g.pad_left});
+}
+
+// dx[c][h][w] = sum_{k,i,j} w[k][c][i][j] * dy[k][p][q] with h = p*sh - pad_top + i*dh:
+// a stride-1 convolution, dilated like the layer, of the zero-inserted dy with the
+// filters flipped (i -> r-1-i) and padded by (r-1)*dh - pad_top.
+Plan backward_data_plan(const Conv2dGeometry& g, int lanes) {
+  const Source source{g.p, g.q, (g.r - 1) * g.dilation_h - g.pad_top,
+                      (g.s - 1) * g.dilation_w - g.pad_left, g.stride_h, g.stride_w};
+  return Plan(lanes, g.k / g.groups, g.c / g.groups, g.r, g.s, g.h, g.w, 1, 1, g.dilation_h,
+              g.dilation_w, source);
 }
 
 }  // namespace
 
 bool conv2d_direct_pays(const Conv2dGeometry& g, ConvPass pass) {
-  // The plan's output rows (dx's for backward-data) must fill at least half of the
-  // lanes of their vectors, i.e. be at least 8 wide: 6-wide rows waste 10 of 16 lanes
-  // and lose to the GEMM 2:1.
-  const int width = pass == ConvPass::backward_data ? g.w : g.q;
-  if (width < kLanes / 2) return false;
+  // At least half of the plan's computed lanes must produce output (6-wide rows in
+  // 16-lane vectors used 6 of 16 and lost to the GEMM 2:1).
+  const int lanes = tiles_for(active_isa()).lanes;
+  const Plan plan =
+      pass == ConvPass::backward_data ? backward_data_plan(g, lanes) : forward_plan(g, lanes);
+  if (lane_use(plan.q, plan.used_columns, lanes, plan.flat) < 0.5) return false;
   switch (pass) {
     case ConvPass::forward: return true;
     // Strides zero-insert dy: stride_h * stride_w times the work.
@@ -384,8 +406,9 @@ bool conv2d_direct_pays(const Conv2dGeometry& g, ConvPass pass) {
 
 void conv2d_forward_direct(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float* y) {
-  const Plan plan = forward_plan(g);
-  const std::vector<int> blocks = balanced_blocks(plan.out_channels, kMaxForwardFilters);
+  const TileSet& tiles = tiles_for(active_isa());
+  const Plan plan = forward_plan(g, tiles.lanes);
+  const std::vector<int> blocks = balanced_blocks(plan.out_channels, tiles.max_forward_filters);
   const int64_t w_group =
       static_cast<int64_t>(plan.out_channels) * plan.in_channels * plan.tap_count();
   std::vector<std::vector<float>> filters;
@@ -395,19 +418,15 @@ void conv2d_forward_direct(const Conv2dGeometry& g, const float* x, const float*
       return wg[(static_cast<int64_t>(k) * plan.in_channels + c) * plan.tap_count() + tap];
     }));
   }
-  run_forward(plan, g.n, g.groups, x, bias, filters, blocks, y);
+  run_forward(tiles, plan, g.n, g.groups, x, bias, filters, blocks, y);
 }
 
 void conv2d_backward_data_direct(const Conv2dGeometry& g, const float* dy, const float* w,
                                  float* dx) {
   const int cg = g.c / g.groups, kg = g.k / g.groups;
-  // dx[c][h][w] = sum_{k,i,j} w[k][c][i][j] * dy[k][p][q] with h = p*sh - pad_top + i*dh:
-  // a stride-1 convolution, dilated like the layer, of the zero-inserted dy with the
-  // filters flipped (i -> r-1-i) and padded by (r-1)*dh - pad_top.
-  const Source source{g.p, g.q, (g.r - 1) * g.dilation_h - g.pad_top,
-                      (g.s - 1) * g.dilation_w - g.pad_left, g.stride_h, g.stride_w};
-  const Plan plan(kg, cg, g.r, g.s, g.h, g.w, 1, 1, g.dilation_h, g.dilation_w, source);
-  const std::vector<int> blocks = balanced_blocks(plan.out_channels, kMaxForwardFilters);
+  const TileSet& tiles = tiles_for(active_isa());
+  const Plan plan = backward_data_plan(g, tiles.lanes);
+  const std::vector<int> blocks = balanced_blocks(plan.out_channels, tiles.max_forward_filters);
   const int taps = plan.tap_count();
   std::vector<std::vector<float>> filters;
   for (int grp = 0; grp < g.groups; ++grp) {
@@ -416,51 +435,60 @@ void conv2d_backward_data_direct(const Conv2dGeometry& g, const float* dy, const
       return wg[(static_cast<int64_t>(k) * cg + c) * taps + (taps - 1 - tap)];
     }));
   }
-  run_forward(plan, g.n, g.groups, dy, nullptr, filters, blocks, dx);
+  run_forward(tiles, plan, g.n, g.groups, dy, nullptr, filters, blocks, dx);
 }
 
 void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, const float* dy,
                                    float* dw) {
-  const Plan plan = forward_plan(g);
+  const TileSet& tiles = tiles_for(active_isa());
+  const int lanes = tiles.lanes;
+  const Plan plan = forward_plan(g, lanes);
   const int cg = plan.in_channels, kg = plan.out_channels, taps = plan.tap_count();
-  const int dy_row = plan.vectors * kLanes;
-  const int64_t dy_plane = static_cast<int64_t>(plan.p) * dy_row;
+  // dy packed as the forward's tiles write y; the lanes past q stay zero, so in a flat
+  // plan the lanes without an output add nothing.
+  const int dy_row = plan.out_pitch();
+  const int64_t dy_plane = plan.out_plane();
   const std::vector<Slot> slots = output_slots(plan, dy_row);
-  const std::vector<int> filter_blocks = balanced_blocks(kg, kMaxFilterBlock);
+  const std::vector<int> filter_blocks = balanced_blocks(kg, tiles.max_filter_block);
   const int max_kb = ceil_div(kg, static_cast<int>(filter_blocks.size()) - 1);
   const std::vector<int> tap_blocks =
-      balanced_blocks(taps, std::min(kMaxTapBlock, kAccumulators / max_kb));
+      balanced_blocks(taps, std::min(tiles.max_tap_block, tiles.filter_accumulators / max_kb));
   const int64_t x_sample = cg * plan.plane, dy_sample = kg * dy_plane;
   const int64_t w_group = static_cast<int64_t>(kg) * cg * taps;
   const int64_t dw_size = w_group * g.groups;
-  const int chunks = filter_chunks(g.n, static_cast<int64_t>(g.p) * plan.vectors, kMinChunkVectors);
+  const int chunks = filter_chunks(g.n, plan.plane_vectors(), kMinChunkVectors);
   const int pack = static_cast<int>(std::clamp<int64_t>(
       kPackBytes / (sizeof(float) * (x_sample + dy_sample)), 1, ceil_div(g.n, chunks)));
-  std::vector<float> partial(static_cast<size_t>(chunks) * dw_size);
+  float* partial = scratch(kPartialSums, chunks * dw_size);
   const int64_t x_plane = static_cast<int64_t>(g.h) * g.w;
   const int64_t out_plane = static_cast<int64_t>(g.p) * g.q;
 #pragma omp parallel
   {
-    std::vector<float> xs(pack * x_sample), dys(pack * dy_sample, 0.0f);
-    // Lane-wise partial sums per weight (std::vector does not align to 64 bytes).
-    std::vector<float> acc(w_group * kLanes);
+    float* xs = scratch(kPackedInput, pack * x_sample);
+    float* dys = scratch(kPackedDy, pack * dy_sample);
+    // Lane-wise partial sums per weight (unaligned: the tiles load them unaligned).
+    float* acc = scratch(kLaneSums, w_group * lanes);
 #pragma omp for schedule(static)
     for (int chunk = 0; chunk < chunks; ++chunk) {
       int begin, end;
       thread_range(g.n, chunk, chunks, begin, end);
       for (int grp = 0; grp < g.groups; ++grp) {
-        std::fill(acc.begin(), acc.end(), 0.0f);
+        std::fill(acc, acc + w_group * lanes, 0.0f);
         for (int n0 = begin; n0 < end; n0 += pack) {
           const int count = std::min(pack, end - n0);
           for (int b = 0; b < count; ++b) {
             const int64_t unit = static_cast<int64_t>(n0 + b) * g.groups + grp;
             for (int c = 0; c < cg; ++c)
               pack_plane(plan, x + (unit * cg + c) * x_plane,
-                         xs.data() + b * x_sample + c * plan.plane);
-            for (int k = 0; k < kg; ++k)
-              for (int row = 0; row < plan.p; ++row)
-                std::copy_n(dy + (unit * kg + k) * out_plane + row * g.q, g.q,
-                            dys.data() + b * dy_sample + k * dy_plane + row * dy_row);
+                         xs + b * x_sample + c * plan.plane);
+            for (int k = 0; k < kg; ++k) {
+              float* plane = dys + b * dy_sample + k * dy_plane;
+              for (int row = 0; row < plan.p; ++row) {
+                std::copy_n(dy + (unit * kg + k) * out_plane + row * g.q, g.q, plane + row * dy_row);
+                std::fill(plane + row * dy_row + g.q, plane + (row + 1) * dy_row, 0.0f);
+              }
+              std::fill(plane + plan.p * dy_row, plane + dy_plane, 0.0f);
+            }
           }
           for (size_t fb = 0; fb + 1 < filter_blocks.size(); ++fb) {
             const int k0 = filter_blocks[fb], kb = filter_blocks[fb + 1] - k0;
@@ -468,25 +496,25 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
               for (size_t tb = 0; tb + 1 < tap_blocks.size(); ++tb) {
                 const int j0 = tap_blocks[tb], jb = tap_blocks[tb + 1] - j0;
                 const int64_t first_sum = (static_cast<int64_t>(k0) * cg + c) * taps + j0;
-                const FilterTile tile{xs.data() + c * plan.plane, dys.data() + k0 * dy_plane,
+                const FilterTile tile{xs + c * plan.plane, dys + k0 * dy_plane,
                                       x_sample, dy_sample, dy_plane, count,
                                       plan.taps.data() + j0, slots.data(),
                                       static_cast<int>(slots.size()),
-                                      acc.data() + first_sum * kLanes,
+                                      acc + first_sum * lanes,
                                       static_cast<int64_t>(cg) * taps};
-                filter_tiles[kb - 1][jb - 1](tile);
+                tiles.filter(kb, jb)(tile);
               }
           }
         }
-        float* out = partial.data() + chunk * dw_size + grp * w_group;
+        float* out = partial + chunk * dw_size + grp * w_group;
         for (int64_t i = 0; i < w_group; ++i) {
           float sum = 0.0f;
-          for (int lane = 0; lane < kLanes; ++lane) sum += acc[i * kLanes + lane];
+          for (int lane = 0; lane < lanes; ++lane) sum += acc[i * lanes + lane];
           out[i] = sum;
         }
       }
     }
-    sum_chunks(partial.data(), chunks, dw_size, dw);
+    sum_chunks(partial, chunks, dw_size, dw);
   }
 }
 

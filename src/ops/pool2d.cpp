@@ -89,7 +89,8 @@ void pool2d_backward(PoolMode mode, const Tensor& x, const Tensor& y, const Tens
   const int oh = static_cast<int>(y.dim(2)), ow = static_cast<int>(y.dim(3));
   const int m = static_cast<int>(mode);
   if (x.device().is_cpu()) {
-    return cpu::pool2d_backward(m, x.data(), dy.data(), dx.data(), n, c, h, w, oh, ow, p);
+    return cpu::pool2d_backward(m, x.data(), y.data(), dy.data(), dx.data(), n, c, h, w, oh, ow,
+                                p);
   }
   KILN_KERNEL(x.device(), pool2d_backward, m, x.data(), y.data(), dy.data(), dx.data(), n, c, h,
               w, oh, ow, p);

@@ -13,6 +13,7 @@
 #include "kiln/error.h"
 #include "kiln/ops/conv2d.h"
 #include "reference/conv2d.h"
+#include "support/cpu_isa.h"
 #include "support/op_test.h"
 
 namespace kiln::test {
@@ -39,10 +40,11 @@ Conv2dParams make_params(int stride_h, int stride_w, int top, int bottom, int le
   return p;
 }
 
-// Small (the emulator runs ~1 us per thread switch) but awkward shapes. The last
-// three make ConvKernel::automatic pick the implicit GEMM for at least one pass
-// (wide_70_filters: two 64-row tiles; filter_split_k: backward-filter split over 4
-// depth slices); the others keep it on the direct kernels.
+// Small (the emulator runs ~1 us per thread switch) but awkward shapes.
+// wide_70_filters, filter_split_k and groups2_wide_stride2 make ConvKernel::automatic
+// pick the implicit GEMM for at least one pass (wide_70_filters: two 64-row tiles;
+// filter_split_k: backward-filter split over 4 depth slices); the others keep it on
+// the direct kernels.
 std::vector<ConvCase> conv_cases() {
   return {
       {"batch1_odd", {1, 3, 7, 5}, {4, 3, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
@@ -59,9 +61,14 @@ std::vector<ConvCase> conv_cases() {
       {"filter_split_k", {3, 4, 10, 10}, {6, 4, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
       {"groups2_wide_stride2", {1, 36, 5, 5}, {34, 18, 2, 2},
        make_params(2, 2, 0, 1, 0, 1, 1, 2), false},
-      // Rows of three 16-float vectors (the last one 5 lanes) and 11 filters: several
-      // filter, tap and output-vector blocks in the CPU direct version.
+      // Rows of three 16-float vectors in avx512 (five of 8 in avx2, ten of 4 in
+      // baseline; the last one partial) and 11 filters: several filter, tap and
+      // output-vector blocks in the CPU direct version.
       {"wide_rows_11_filters", {2, 3, 6, 37}, {11, 3, 3, 5}, make_params(1, 1, 1, 1, 2, 2), true},
+      // 16-wide rows fill whole vectors in every variant, so the CPU direct version
+      // keeps one row per vector; the narrower stride-1 cases above run it "flat"
+      // (vectors spanning several rows).
+      {"rows_of_whole_vectors", {2, 2, 5, 16}, {3, 2, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
   };
 }
 
@@ -78,17 +85,19 @@ const char* kernel_name(ConvKernel kernel) {
 // rounding of such sums stays below ~1e-5.
 constexpr double kAtol = 1e-4, kRtol = 1e-4;
 
-using ConvParam = std::tuple<Device, ConvKernel, ConvCase>;
+using ConvParam = std::tuple<Device, cpu::Isa, ConvKernel, ConvCase>;
 
 class Conv2dTest : public testing::TestWithParam<ConvParam> {
  protected:
+  // The cpu cases run in the case's instruction-set variant.
+  ScopedIsa isa_{std::get<1>(GetParam())};
   const Device& device() const { return std::get<0>(GetParam()); }
   ConvOptions options() const {
     ConvOptions o;
-    o.kernel = std::get<1>(GetParam());
+    o.kernel = std::get<2>(GetParam());
     return o;
   }
-  const ConvCase& conv() const { return std::get<2>(GetParam()); }
+  const ConvCase& conv() const { return std::get<3>(GetParam()); }
   Conv2dGeometry geometry() const { return conv2d_geometry(conv().x, conv().w, conv().params); }
   Shape y_shape() const { return conv2d_output_shape(conv().x, conv().w, conv().params); }
 };
@@ -137,44 +146,51 @@ TEST_P(Conv2dTest, BackwardBiasMatchesReference) {
                         kRtol));
 }
 
-// Every device runs every version (on cpu, implicit_gemm is im2col + sgemm).
+// Every device runs every version (on cpu, implicit_gemm is im2col + sgemm), cpu in
+// every instruction-set variant the machine supports.
 std::vector<ConvParam> conv_params() {
   std::vector<ConvParam> params;
   for (const Device& device : test_devices()) {
-    for (ConvKernel kernel :
-         {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
-      for (const ConvCase& c : conv_cases()) params.emplace_back(device, kernel, c);
+    for (cpu::Isa isa : isas_for(device)) {
+      for (ConvKernel kernel :
+           {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
+        for (const ConvCase& c : conv_cases()) params.emplace_back(device, isa, kernel, c);
+      }
     }
   }
   return params;
 }
 
 std::string conv_param_name(const testing::TestParamInfo<ConvParam>& info) {
-  return device_name(std::get<0>(info.param)) + "_" + kernel_name(std::get<1>(info.param)) + "_" +
-         std::get<2>(info.param).name;
+  const auto& [device, isa, kernel, conv] = info.param;
+  return device_isa_name(device_name(device), device, isa) + "_" + kernel_name(kernel) + "_" +
+         conv.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, Conv2dTest, testing::ValuesIn(conv_params()), conv_param_name);
 
 // Both CPU backward-filter versions chunk the batch independently of the thread
-// count, so one thread and several give bit-identical gradients.
+// count, so one thread and several give bit-identical gradients (in each variant).
 TEST(Conv2dCpuTest, BackwardFilterDoesNotDependOnThreadCount) {
   const Device cpu = Device::cpu();
   const Conv2dParams p = Conv2dParams::same(3, 3);
   const Tensor x = random_tensor({37, 3, 9, 8}, cpu, 31);
   const Tensor dy = random_tensor({37, 5, 9, 8}, cpu, 32);
   const int threads = omp_get_max_threads();
-  for (ConvKernel kernel : {ConvKernel::direct, ConvKernel::implicit_gemm}) {
-    ConvOptions options;
-    options.kernel = kernel;
-    std::vector<std::vector<float>> results;
-    for (int count : {1, 3}) {
-      omp_set_num_threads(count);
-      Tensor dw({5, 3, 3, 3}, cpu);
-      ops::conv2d_backward_filter(x, dy, dw, p, options);
-      results.push_back(dw.to_vector());
+  for (cpu::Isa isa : cpu::supported_isas()) {
+    ScopedIsa variant(isa);
+    for (ConvKernel kernel : {ConvKernel::direct, ConvKernel::implicit_gemm}) {
+      ConvOptions options;
+      options.kernel = kernel;
+      std::vector<std::vector<float>> results;
+      for (int count : {1, 3}) {
+        omp_set_num_threads(count);
+        Tensor dw({5, 3, 3, 3}, cpu);
+        ops::conv2d_backward_filter(x, dy, dw, p, options);
+        results.push_back(dw.to_vector());
+      }
+      EXPECT_EQ(results[0], results[1]) << cpu::isa_name(isa) << " " << kernel_name(kernel);
     }
-    EXPECT_EQ(results[0], results[1]) << kernel_name(kernel);
   }
   omp_set_num_threads(threads);
 }
@@ -190,14 +206,18 @@ TEST(Conv2dCpuTest, BackwardFilterAcrossSamplePacks) {
   const Tensor dy = random_tensor(conv2d_output_shape(x_shape, w_shape, p), cpu, 42);
   const std::vector<double> expected =
       reference::conv2d_backward_filter(g, x.to_vector(), dy.to_vector());
-  for (ConvKernel kernel : {ConvKernel::direct, ConvKernel::implicit_gemm}) {
-    ConvOptions options;
-    options.kernel = kernel;
-    Tensor dw(w_shape, cpu);
-    ops::conv2d_backward_filter(x, dy, dw, p, options);
-    // Each weight sums 92,160 products of values in [-1, 1] (sums up to ~100): float
-    // rounding measured 1.2e-4 at worst in both versions.
-    EXPECT_TRUE(all_close(dw.to_vector(), expected, 1e-3, 0)) << kernel_name(kernel);
+  for (cpu::Isa isa : cpu::supported_isas()) {
+    ScopedIsa variant(isa);
+    for (ConvKernel kernel : {ConvKernel::direct, ConvKernel::implicit_gemm}) {
+      ConvOptions options;
+      options.kernel = kernel;
+      Tensor dw(w_shape, cpu);
+      ops::conv2d_backward_filter(x, dy, dw, p, options);
+      // Each weight sums 92,160 products of values in [-1, 1] (sums up to ~100): float
+      // rounding measured 1.2e-4 at worst in both versions.
+      EXPECT_TRUE(all_close(dw.to_vector(), expected, 1e-3, 0))
+          << cpu::isa_name(isa) << " " << kernel_name(kernel);
+    }
   }
 }
 

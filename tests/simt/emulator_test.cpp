@@ -179,7 +179,7 @@ TEST(SimtSchedule, Parse) {
       Schedule::parse(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const kiln::Error& e) {
-      EXPECT_NE(message_of(e).find("forward, reverse, random or random:SEED"), std::string::npos);
+      EXPECT_NE(message_of(e).find("forward, reverse, random, random:SEED, warps or warps:SEED"), std::string::npos);
     }
   }
 }

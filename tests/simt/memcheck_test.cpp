@@ -1,0 +1,163 @@
+// Memcheck and fault reports: each test plants one memory bug in a kernel and
+// checks the KernelError that names the kernel, the buffer and the offset.
+#ifndef KILN_BACKEND
+#define KILN_BACKEND simt_kernels
+#endif
+#include "kernels/compat.cuh"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+
+#include "kiln/runtime.h"
+
+namespace {
+
+using kiln::simt::KernelError;
+using kiln::simt::launch_kernel;
+
+// Memcheck on for one test; the allocations are made inside it.
+struct Memcheck {
+  bool saved = kiln::simt::memcheck();
+  Memcheck() { kiln::simt::set_memcheck(true); }
+  ~Memcheck() { kiln::simt::set_memcheck(saved); }
+};
+
+kiln::rt::Buffer simt_buffer(std::size_t bytes) {
+  return kiln::rt::Buffer(kiln::Device::simt(), bytes);
+}
+
+// The KernelError message of the launch, or "" if it did not throw one.
+template <class... Params, class... Args>
+std::string error_of(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
+                     Args... args) {
+  try {
+    launch_kernel(kernel, grid, block, smem, args...);
+  } catch (const KernelError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void expect_mentions(const std::string& what, std::initializer_list<const char*> parts) {
+  for (const char* part : parts) EXPECT_NE(what.find(part), std::string::npos) << part << "\n" << what;
+}
+
+__global__ void write_at(float* y, int index) {
+  if (threadIdx.x == 0) y[index] = 1.0f;
+}
+__global__ void read_at(const float* x, int index, float* out) {
+  if (threadIdx.x == 0) out[0] = x[index];
+}
+__global__ void copy_all(const float* x, float* y, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) y[i] = x[i];
+}
+
+TEST(SimtMemcheck, WriteOnePastTheEndFaultsOnTheGuardPage) {
+  Memcheck on;
+  kiln::rt::Buffer y = simt_buffer(64);  // 16 floats, ends at the guard page
+  const std::string what = error_of(write_at, dim3(1), dim3(32), 0, y.as<float>(), 16);
+  expect_mentions(what, {"write_at", "out-of-bounds write", "64 bytes", "kernel argument 1",
+                         "byte offset 64"});
+  // The emulator and the buffer stay usable.
+  launch_kernel(write_at, dim3(1), dim3(32), 0, y.as<float>(), 15);
+  EXPECT_EQ(y.as<float>()[15], 1.0f);
+}
+
+TEST(SimtMemcheck, ReadPastTheEndFaults) {
+  Memcheck on;
+  kiln::rt::Buffer x = simt_buffer(256), out = simt_buffer(4);
+  const std::string what =
+      error_of(read_at, dim3(1), dim3(1), 0, x.as<const float>(), 70, out.as<float>());
+  expect_mentions(what, {"read_at", "out-of-bounds read", "256 bytes", "byte offset 280"});
+}
+
+TEST(SimtMemcheck, WriteIntoTheAlignmentSlackIsFoundAfterTheLaunch) {
+  Memcheck on;
+  kiln::rt::Buffer y = simt_buffer(20);  // 5 floats; 12 bytes of slack before the guard
+  const std::string what = error_of(write_at, dim3(1), dim3(32), 0, y.as<float>(), 5);
+  expect_mentions(what, {"write_at", "wrote out of bounds", "20 bytes", "byte offset 20"});
+}
+
+TEST(SimtMemcheck, WriteBeforeTheStartIsFound) {
+  Memcheck on;
+  kiln::rt::Buffer y = simt_buffer(64);
+  expect_mentions(error_of(write_at, dim3(1), dim3(1), 0, y.as<float>(), -1),
+                  {"wrote out of bounds", "byte offset -4"});
+  // Beyond the first page's redzone: the lower guard page.
+  expect_mentions(error_of(write_at, dim3(1), dim3(1), 0, y.as<float>(), -2000),
+                  {"out-of-bounds write", "byte offset -8000"});
+}
+
+TEST(SimtMemcheck, UseAfterFreeFaults) {
+  Memcheck on;
+  kiln::rt::Buffer out = simt_buffer(4);
+  const float* stale = nullptr;
+  {
+    kiln::rt::Buffer x = simt_buffer(128);
+    stale = x.as<const float>();
+  }
+  expect_mentions(error_of(read_at, dim3(1), dim3(1), 0, stale, 3, out.as<float>()),
+                  {"read_at", "freed allocation", "byte offset 12"});
+}
+
+TEST(SimtMemcheck, CorrectKernelPassesAndSeesThePoison) {
+  Memcheck on;
+  kiln::rt::Buffer x = simt_buffer(5 * sizeof(float)), y = simt_buffer(5 * sizeof(float));
+  launch_kernel(copy_all, dim3(1), dim3(32), 0, x.as<const float>(), y.as<float>(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(std::isnan(y.as<float>()[i])) << "never written";
+}
+
+__global__ void dynamic_shared_at(int index, float* out) {
+  KILN_DYNAMIC_SHARED(float, s);
+  s[threadIdx.x] = 1.0f;
+  __syncthreads();
+  if (threadIdx.x == 0) s[index] = 2.0f;
+  __syncthreads();
+  out[threadIdx.x] = s[threadIdx.x];
+}
+
+TEST(SimtMemcheck, DynamicSharedMemoryHasRedzonesAndAGuardPage) {
+  Memcheck on;
+  kiln::rt::Buffer out = simt_buffer(25 * sizeof(float));
+  float* o = out.as<float>();
+  launch_kernel(dynamic_shared_at, dim3(1), dim3(25), 100, 24, o);  // in bounds
+  expect_mentions(error_of(dynamic_shared_at, dim3(2), dim3(25), 100, 25, o),
+                  {"dynamic_shared_at", "wrote out of bounds of dynamic shared memory (100 bytes)",
+                   "byte offset 100"});
+  expect_mentions(error_of(dynamic_shared_at, dim3(1), dim3(25), 100, 28, o),
+                  {"out-of-bounds write of dynamic shared memory (100 bytes) at byte offset 112"});
+}
+
+// ---- faults without memcheck -------------------------------------------------------------
+__global__ void divide(int* out, int by) { out[threadIdx.x] = 100 / by; }
+
+TEST(SimtFaults, NullPointerWriteIsAKernelError) {
+  const std::string what = error_of(write_at, dim3(1), dim3(32), 0, static_cast<float*>(nullptr), 3);
+  expect_mentions(what, {"write_at", "thread (0,0,0) of block (0,0,0)", "invalid write at address 0xc"});
+}
+
+TEST(SimtFaults, IntegerDivisionByZeroIsAKernelError) {
+  int out[4] = {};
+  expect_mentions(error_of(divide, dim3(1), dim3(4), 0, out, 0), {"divide", "integer division by zero"});
+  launch_kernel(divide, dim3(1), dim3(4), 0, out, 5);
+  EXPECT_EQ(out[3], 20);
+}
+
+__device__ __noinline__ int deep(int depth) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  return depth == 0 ? frame[0] : deep(depth - 1) + frame[0];
+}
+__global__ void recurse(int* out, int depth) { out[threadIdx.x] = deep(depth); }
+
+TEST(SimtFaults, StackOverflowIsAKernelError) {
+  int out[2] = {};
+  expect_mentions(error_of(recurse, dim3(1), dim3(2), 0, out, 100000),
+                  {"recurse", "stack overflow", "KILN_SIMT_STACK_KB"});
+  launch_kernel(recurse, dim3(1), dim3(2), 0, out, 3);
+}
+
+}  // namespace

@@ -16,6 +16,7 @@
 #include "simt/faults.h"
 #include "simt/launch_order.h"
 #include "simt/memcheck.h"
+#include "simt/resources.h"
 #include "simt/shared_memory.h"
 #include "simt/simt.h"
 #include "simt/stacks.h"
@@ -626,6 +627,7 @@ void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void
   check_launch(grid, block_dim, smem);
   std::lock_guard<std::mutex> lock(launch_mutex());
   TsanIgnore ignore;
+  detail::check_resources(block_dim, smem, info);
   const Schedule order = detail::next_launch_schedule();
   std::uint64_t rng = order.seed;
   const unsigned count = block_dim.x * block_dim.y * block_dim.z;

@@ -5,13 +5,18 @@
 // action and returns, so the fault repeats and ends the process as before.
 #include "simt/faults.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <ucontext.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "simt/memcheck.h"
 
@@ -22,13 +27,53 @@
 namespace kiln::simt::detail {
 namespace {
 
+std::atomic<double>& watchdog_seconds() {
+  static std::atomic<double> seconds{[] {
+    const char* env = std::getenv("KILN_SIMT_WATCHDOG_S");
+    const double value = env && *env ? std::atof(env) : 0.0;
+    return value > 0 ? value : 60.0;
+  }()};
+  return seconds;
+}
+
 #ifndef KILN_SIMT_NO_FAULT_HANDLER
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE};
+int watchdog_signal() { return SIGRTMIN + 7; }
+
+// The watchdog's view of the launching thread: launches are serialised, so one
+// thread at a time runs emulated threads and is the only writer.
+std::atomic<std::uint64_t> g_resumes{0};
+std::atomic<bool> g_in_thread{false};
+pthread_t g_runner;  // written before g_in_thread is set (release)
+
+// Polls a few times per timeout; signals the runner when one emulated thread has
+// run through a whole timeout without switching.
+[[noreturn]] void watchdog() {
+  std::uint64_t last = 0;
+  double stalled = 0;
+  for (;;) {
+    const double timeout = watchdog_seconds().load();
+    const double poll = std::clamp(timeout / 4, 0.01, 1.0);
+    std::this_thread::sleep_for(std::chrono::duration<double>(poll));
+    const std::uint64_t resumes = g_resumes.load(std::memory_order_relaxed);
+    if (g_in_thread.load(std::memory_order_acquire) && resumes == last) {
+      stalled += poll;
+      if (stalled >= timeout) {
+        pthread_kill(g_runner, watchdog_signal());
+        stalled = 0;
+      }
+    } else {
+      stalled = 0;
+    }
+    last = resumes;
+  }
+}
 struct sigaction g_previous[3];
 thread_local sigjmp_buf* g_jump = nullptr;
 thread_local Fault g_fault;
 
 void on_fault(int signal, siginfo_t* info, void* context) {
+  if (!g_jump && signal == watchdog_signal()) return;  // the thread switched meanwhile
   if (!g_jump) {
     for (int i = 0; i < 3; ++i) {
       if (kSignals[i] == signal) sigaction(signal, &g_previous[i], nullptr);
@@ -57,6 +102,8 @@ void install_handlers() {
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&action.sa_mask);
     for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &action, &g_previous[i]);
+    sigaction(watchdog_signal(), &action, nullptr);
+    std::thread(watchdog).detach();
   });
   thread_local bool has_stack = false;
   if (has_stack) return;
@@ -72,6 +119,7 @@ void install_handlers() {
 
 }  // namespace
 
+
 bool run_catching_faults(void (*fn)(void*), void* arg, Fault& fault) {
 #ifdef KILN_SIMT_NO_FAULT_HANDLER
   (void)fault;
@@ -81,12 +129,17 @@ bool run_catching_faults(void (*fn)(void*), void* arg, Fault& fault) {
   install_handlers();
   sigjmp_buf jump;
   if (sigsetjmp(jump, 0) != 0) {
+    g_in_thread.store(false, std::memory_order_relaxed);
     g_jump = nullptr;
     fault = g_fault;
     return false;
   }
   g_jump = &jump;
+  g_runner = pthread_self();
+  g_resumes.store(g_resumes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  g_in_thread.store(true, std::memory_order_release);
   fn(arg);
+  g_in_thread.store(false, std::memory_order_relaxed);
   g_jump = nullptr;
   return true;
 #endif
@@ -96,6 +149,15 @@ std::string describe_fault(const Fault& fault, const LaunchInfo& info, const uin
   std::ostringstream out;
   out << kernel_name(info) << ", thread (" << thread.x << "," << thread.y << "," << thread.z
       << ") of block (" << blockIdx.x << "," << blockIdx.y << "," << blockIdx.z << "): ";
+#ifndef KILN_SIMT_NO_FAULT_HANDLER
+  if (fault.signal == watchdog_signal()) {
+    out << "ran for more than " << watchdog_seconds().load()
+        << " s without reaching a barrier, a warp op or its end (KILN_SIMT_WATCHDOG_S): a "
+           "spin-wait on a value another thread writes? The emulator switches threads only at "
+           "barriers and warp ops, so such a wait never ends here";
+    return out.str();
+  }
+#endif
   if (fault.signal == SIGFPE) {
     out << (fault.code == FPE_INTDIV ? "integer division by zero"
                                      : "arithmetic fault (SIGFPE)")
@@ -119,3 +181,12 @@ std::string describe_fault(const Fault& fault, const LaunchInfo& info, const uin
 }
 
 }  // namespace kiln::simt::detail
+
+namespace kiln::simt {
+
+void set_watchdog_seconds(double seconds) {
+  KILN_CHECK(seconds > 0, "the simt watchdog needs a positive timeout, got ", seconds, " s");
+  detail::watchdog_seconds().store(seconds);
+}
+
+}  // namespace kiln::simt

@@ -69,6 +69,8 @@ int read_counters(dl_phdr_info* info, std::size_t, void* out) {
   return 1;  // the counters are the same in every entry
 }
 
+}  // namespace
+
 // A function-local static (_ZZ) with the tag last: only a discriminator (_N or
 // __NN_, for same-named statics of one function) or a compiler suffix such as
 // .lto_priv.0 may follow it. A tag further in would belong to an enclosing name.
@@ -90,6 +92,8 @@ bool is_shared_array(const char* name) {
   }
   return false;
 }
+
+namespace {
 
 struct ObjectScan {
   bool symbols = false;  // had a symbol table, so every tagged array was found

@@ -44,7 +44,11 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __restrict__ __restrict
-#define __launch_bounds__(...)
+// The bound is kept in the code itself: max_threads/32 (rounded up) one-byte
+// NOPs at the function's entry, which the emulator counts at launch
+// (launch_bound() in resources.cpp). The minimum-blocks argument has no effect.
+#define __launch_bounds__(max_threads, ...) \
+  __attribute__((patchable_function_entry(((max_threads) + 31) / 32, 0)))
 #define __align__(n) alignas(n)
 #define __shared__ static __attribute__((section("kiln_shared"), abi_tag("kiln_shared")))
 
@@ -135,7 +139,7 @@ void run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, ThreadBody 
 template <class T>
 const void* pointer_or_null(const T& arg) {
   if constexpr (std::is_pointer_v<T>) {
-    return static_cast<const void*>(arg);
+    return const_cast<const void*>(reinterpret_cast<const volatile void*>(arg));
   } else {
     return nullptr;
   }
@@ -164,6 +168,18 @@ void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t
       },
       &call, info);
 }
+
+// The watchdog: an emulated thread that runs this long without reaching a
+// barrier, a warp op or its end (a spin-wait on another thread's write, which
+// never ends on the emulator) fails the launch with a KernelError.
+// KILN_SIMT_WATCHDOG_S or 60 s.
+void set_watchdog_seconds(double seconds);
+
+// Mirrors cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+// bytes): the kernel may then use more than 48 KiB of shared memory in all, up
+// to the opt-in limit (see check_resources in resources.cpp). Throws KernelError
+// past that limit, as CUDA returns an error.
+void set_max_dynamic_shared(const void* kernel, std::size_t bytes);
 
 // Start of the current block's dynamic shared memory (16-byte aligned).
 void* dynamic_shared_memory();

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "simt/elf_file.h"
+#include "simt/shared_memory.h"
 
 namespace kiln::simt::detail {
 namespace {
@@ -41,12 +42,14 @@ std::string demangle(const char* symbol) {
   return status == 0 && name ? std::string(name.get()) : std::string(symbol);
 }
 
-// The mangled name of the function symbol covering `offset` in `file`, or null.
-const char* symbol_at(const MappedFile& file, std::uint64_t offset) {
+// Calls visit(symbol, name) for every symbol of `file`'s symbol tables until it
+// returns true.
+template <class Visit>
+void for_each_symbol(const MappedFile& file, Visit visit) {
   const auto* eh = file.at<ElfW(Ehdr)>(0);
-  if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) return nullptr;
+  if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) return;
   const auto* sh = file.at<ElfW(Shdr)>(eh->e_shoff, eh->e_shnum);
-  if (!sh || eh->e_shentsize != sizeof *sh) return nullptr;
+  if (!sh || eh->e_shentsize != sizeof *sh) return;
   for (ElfW(Half) i = 0; i < eh->e_shnum; ++i) {
     const ElfW(Shdr)& s = sh[i];
     if (s.sh_type != SHT_SYMTAB || s.sh_entsize != sizeof(ElfW(Sym)) || s.sh_link >= eh->e_shnum) {
@@ -56,29 +59,65 @@ const char* symbol_at(const MappedFile& file, std::uint64_t offset) {
     const auto* symbols = file.at<ElfW(Sym)>(s.sh_offset, count);
     if (!symbols) continue;
     for (std::uint64_t k = 0; k < count; ++k) {
-      const ElfW(Sym)& sym = symbols[k];
-      if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && offset >= sym.st_value &&
-          offset - sym.st_value < (sym.st_size ? sym.st_size : 1)) {
-        return file.string(sh[s.sh_link], sym.st_name);
-      }
+      const char* name = file.string(sh[s.sh_link], symbols[k].st_name);
+      if (name && visit(symbols[k], name)) return;
     }
   }
-  return nullptr;
+}
+
+// The mangled name of the function symbol covering `offset` in `file`, or "".
+std::string symbol_at(const MappedFile& file, std::uint64_t offset) {
+  std::string found;
+  for_each_symbol(file, [&](const ElfW(Sym)& sym, const char* name) {
+    if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && offset >= sym.st_value &&
+        offset - sym.st_value < (sym.st_size ? sym.st_size : 1)) {
+      found = name;
+      return true;
+    }
+    return false;
+  });
+  return found;
+}
+
+// The object file holding `address`; its path is empty if none does.
+Search object_of(const void* address) {
+  Search search;
+  search.address = reinterpret_cast<std::uintptr_t>(address);
+  dl_iterate_phdr(find_object, &search);
+  return search;
 }
 
 }  // namespace
 
 std::string function_name(const void* address) {
-  Search search;
-  search.address = reinterpret_cast<std::uintptr_t>(address);
-  dl_iterate_phdr(find_object, &search);
-  if (!search.path.empty()) {
-    const MappedFile file(search.path.c_str());
-    if (const char* symbol = symbol_at(file, search.address - search.bias)) return demangle(symbol);
+  const Search object = object_of(address);
+  if (!object.path.empty()) {
+    const MappedFile file(object.path.c_str());
+    const std::string symbol = symbol_at(file, object.address - object.bias);
+    if (!symbol.empty()) return demangle(symbol.c_str());
   }
   std::ostringstream out;
   out << "the kernel at " << address;
   return out.str();
+}
+
+std::size_t static_shared_bytes(const void* address) {
+  const Search object = object_of(address);
+  if (object.path.empty()) return 0;
+  const MappedFile file(object.path.c_str());
+  const std::string kernel = symbol_at(file, object.address - object.bias);
+  if (kernel.compare(0, 2, "_Z") != 0) return 0;
+  // A function-local static: _ZZ <the function's encoding> E <its own name>.
+  const std::string prefix = "_ZZ" + kernel.substr(2) + "E";
+  std::size_t bytes = 0;
+  for_each_symbol(file, [&](const ElfW(Sym)& sym, const char* name) {
+    if (ELF64_ST_TYPE(sym.st_info) == STT_OBJECT && std::strncmp(name, prefix.c_str(), prefix.size()) == 0 &&
+        is_shared_array(name)) {
+      bytes += sym.st_size;
+    }
+    return false;
+  });
+  return bytes;
 }
 
 }  // namespace kiln::simt::detail

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <initializer_list>
+#include <vector>
 #include <string>
 
 #include "kiln/runtime.h"
@@ -158,6 +159,81 @@ TEST(SimtFaults, StackOverflowIsAKernelError) {
   expect_mentions(error_of(recurse, dim3(1), dim3(2), 0, out, 100000),
                   {"recurse", "stack overflow", "KILN_SIMT_STACK_KB"});
   launch_kernel(recurse, dim3(1), dim3(2), 0, out, 3);
+}
+
+}  // namespace
+
+// ---- resource limits ----------------------------------------------------------------------
+namespace {
+
+constexpr int kBound = 64;
+__global__ void __launch_bounds__(kBound) bounded(int* out) { out[threadIdx.x] = 1; }
+template <int Threads>
+__global__ void __launch_bounds__(Threads, 2) bounded_template(int* out) { out[threadIdx.x] = 2; }
+
+TEST(SimtResources, LaunchBeyondLaunchBoundsIsRefused) {
+  std::vector<int> out(1024);
+  launch_kernel(bounded, dim3(1), dim3(kBound), 0, out.data());
+  expect_mentions(error_of(bounded, dim3(1), dim3(kBound + 1), 0, out.data()),
+                  {"bounded", "65 threads per block exceed its __launch_bounds__ (64"});
+  launch_kernel(bounded_template<96>, dim3(1), dim3(96), 0, out.data());
+  expect_mentions(error_of(bounded_template<96>, dim3(1), dim3(8, 16), 0, out.data()),
+                  {"bounded_template<96>", "128 threads per block exceed its __launch_bounds__ (96"});
+  // No bound: up to CUDA's 1024.
+  launch_kernel(write_at, dim3(1), dim3(1024), 0, reinterpret_cast<float*>(out.data()), 0);
+}
+
+__global__ void static_and_dynamic(float* out) {
+  __shared__ float tile[4096];  // 16 KiB
+  KILN_DYNAMIC_SHARED(float, extra);
+  tile[threadIdx.x] = 1.0f;
+  extra[threadIdx.x] = 2.0f;
+  __syncthreads();
+  out[threadIdx.x] = tile[threadIdx.x] + extra[threadIdx.x];
+}
+
+TEST(SimtResources, SharedMemoryOver48KiBNeedsTheOptIn) {
+  std::vector<float> out(32);
+  const void* kernel = reinterpret_cast<const void*>(&static_and_dynamic);
+  launch_kernel(static_and_dynamic, dim3(1), dim3(32), 32 * 1024, out.data());  // 48 KiB in all
+  EXPECT_EQ(out[0], 3.0f);
+  expect_mentions(error_of(static_and_dynamic, dim3(1), dim3(32), 32 * 1024 + 16, out.data()),
+                  {"static_and_dynamic", "16384 bytes of static and 32784 of dynamic",
+                   "without cudaFuncSetAttribute"});
+  kiln::simt::set_max_dynamic_shared(kernel, 64 * 1024);
+  launch_kernel(static_and_dynamic, dim3(1), dim3(32), 64 * 1024, out.data());
+  expect_mentions(error_of(static_and_dynamic, dim3(1), dim3(32), 64 * 1024 + 16, out.data()),
+                  {"exceed the opt-in of 65536"});
+  kiln::simt::set_max_dynamic_shared(kernel, 99 * 1024);
+  expect_mentions(error_of(static_and_dynamic, dim3(1), dim3(32), 90 * 1024, out.data()),
+                  {"limit of 101376 in all"});
+  EXPECT_THROW(kiln::simt::set_max_dynamic_shared(kernel, 100 * 1024), KernelError);
+}
+
+}  // namespace
+
+// ---- the watchdog -------------------------------------------------------------------------
+namespace {
+
+// The planted bug: thread 0 waits for a flag that thread 1 sets, with no
+// barrier between; the emulator never switches away from a spinning thread.
+__global__ void spin_on_flag(volatile int* flag) {
+  if (threadIdx.x == 0) {
+    while (*flag == 0) {
+    }
+  } else {
+    *flag = 1;
+  }
+}
+
+TEST(SimtWatchdog, NeverEndingSpinWaitIsAKernelError) {
+  kiln::simt::set_watchdog_seconds(0.2);
+  int flag = 0;
+  expect_mentions(error_of(spin_on_flag, dim3(1), dim3(2), 0, &flag),
+                  {"spin_on_flag", "thread (0,0,0)", "ran for more than 0.2 s", "spin-wait"});
+  kiln::simt::set_watchdog_seconds(60);
+  flag = 1;
+  launch_kernel(spin_on_flag, dim3(1), dim3(2), 0, &flag);  // a wait that ends is fine
 }
 
 }  // namespace

@@ -13,18 +13,14 @@
 #include <string>
 
 #include "kiln/runtime.h"
+#include "simt/guards.h"
 
 namespace {
 
 using kiln::simt::KernelError;
 using kiln::simt::launch_kernel;
 
-// Memcheck on for one test; the allocations are made inside it.
-struct Memcheck {
-  bool saved = kiln::simt::memcheck();
-  Memcheck() { kiln::simt::set_memcheck(true); }
-  ~Memcheck() { kiln::simt::set_memcheck(saved); }
-};
+using Memcheck = kiln_simt_test::MemcheckGuard;
 
 kiln::rt::Buffer simt_buffer(std::size_t bytes) {
   return kiln::rt::Buffer(kiln::Device::simt(), bytes);

@@ -5,6 +5,7 @@
 #define KILN_BACKEND simt_kernels
 #endif
 #include "kernels/common.cuh"
+#include "simt/guards.h"
 
 #include <gtest/gtest.h>
 
@@ -20,10 +21,7 @@ namespace {
 using kiln::simt::launch_kernel;
 using kiln::simt::Schedule;
 
-struct ScheduleGuard {
-  Schedule saved = kiln::simt::schedule();
-  ~ScheduleGuard() { kiln::simt::set_schedule(saved); }
-};
+using kiln_simt_test::ScheduleGuard;
 
 const char* const kLockstep[] = {"forward", "reverse", "random:7"};
 constexpr int kSeeds = 8;
@@ -45,8 +43,7 @@ __global__ void read_other_warp(int* out) {
 
 // True if every thread read the other warp's value.
 bool reads_other_warp(bool block_barrier, const std::string& order) {
-  ScheduleGuard guard;
-  kiln::simt::set_schedule(Schedule::parse(order));
+  ScheduleGuard guard(order);
   std::vector<int> out(64);
   launch_kernel(block_barrier ? read_other_warp<true> : read_other_warp<false>, dim3(1), dim3(64),
                 0, out.data());
@@ -88,8 +85,7 @@ __global__ void two_block_sums(float* out) {
 }
 
 bool sums_right(bool barrier, const std::string& order) {
-  ScheduleGuard guard;
-  kiln::simt::set_schedule(Schedule::parse(order));
+  ScheduleGuard guard(order);
   constexpr int kThreads = 128;
   std::vector<float> out(2 * kThreads);
   launch_kernel(barrier ? two_block_sums<true> : two_block_sums<false>, dim3(1), dim3(kThreads),
@@ -127,12 +123,12 @@ __global__ void sum_over_activemask(float* out) {
 TEST(SimtIndependentWarps, ActivemaskReportsTheConvergedLanes) {
   ScheduleGuard guard;
   std::vector<unsigned> out(32);
-  kiln::simt::set_schedule(Schedule::parse("forward"));
+  guard.set("forward");
   launch_kernel(activemask_in_branch, dim3(1), dim3(32), 0, out.data());
   for (int t = 0; t < 20; ++t) EXPECT_EQ(out[t], 0x000fffffu) << t;
   std::set<unsigned> seen;
   for (int seed = 1; seed <= kSeeds; ++seed) {
-    kiln::simt::set_schedule(Schedule::parse(warps(seed)));
+    guard.set(warps(seed));
     launch_kernel(activemask_in_branch, dim3(1), dim3(32), 0, out.data());
     for (int t = 0; t < 20; ++t) {
       ASSERT_NE(out[t] >> t & 1u, 0u) << "the caller is always active";
@@ -146,12 +142,12 @@ TEST(SimtIndependentWarps, ActivemaskReportsTheConvergedLanes) {
 TEST(SimtIndependentWarps, ReductionAssumingAFullActivemaskIsCaught) {
   ScheduleGuard guard;
   std::vector<float> out(32);
-  kiln::simt::set_schedule(Schedule::parse("forward"));
+  guard.set("forward");
   launch_kernel(sum_over_activemask, dim3(1), dim3(32), 0, out.data());
   for (float v : out) EXPECT_EQ(v, 32.0f);
   int caught = 0;
   for (int seed = 1; seed <= kSeeds; ++seed) {
-    kiln::simt::set_schedule(Schedule::parse(warps(seed)));
+    guard.set(warps(seed));
     launch_kernel(sum_over_activemask, dim3(1), dim3(32), 0, out.data());
     bool wrong = false;
     for (float v : out) wrong |= !(v == 32.0f);  // NaN: a read from a lane outside the mask
@@ -166,8 +162,7 @@ __global__ void record_block_order(unsigned* out, unsigned* next) {
 }
 
 std::vector<unsigned> block_order(const std::string& order, int launches = 1) {
-  ScheduleGuard guard;
-  kiln::simt::set_schedule(Schedule::parse(order));
+  ScheduleGuard guard(order);
   std::vector<unsigned> out(12);
   for (int i = 0; i < launches; ++i) {
     unsigned next = 0;

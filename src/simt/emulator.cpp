@@ -50,7 +50,6 @@ namespace {
 
 namespace ctx = boost::context;
 
-constexpr std::size_t kMaxDynamicShared = 227 * 1024;
 constexpr std::uint64_t kPoison = ~std::uint64_t{0};
 
 // ---- ThreadSanitizer ------------------------------------------------------------
@@ -595,10 +594,10 @@ void check_launch(dim3 grid, dim3 block, std::size_t smem) {
     throw KernelError("invalid launch: grid " + shape(grid) +
                       " exceeds the limits 2147483647x65535x65535");
   }
-  if (smem > kMaxDynamicShared) {
+  if (smem > detail::kMaxDynamicShared) {
     throw KernelError(kiln::detail::concat("invalid launch: ", smem,
                                      " bytes of dynamic shared memory (at most ",
-                                     kMaxDynamicShared, ")"));
+                                     detail::kMaxDynamicShared, ")"));
   }
 }
 

@@ -21,7 +21,6 @@ namespace kiln::simt {
 namespace {
 
 constexpr std::size_t kAlign = 16;
-constexpr std::size_t kMaxDynamicShared = 227 * 1024;  // sm_90's opt-in limit
 constexpr std::size_t kQuarantineBytes = std::size_t{64} << 20;
 // Redzone bytes: a signalling NaN as float (0x7FBADBAD), so a read of one shows
 // in results like the 0xFF poison does, and a write is told apart from both.
@@ -117,7 +116,7 @@ struct DynamicShared {
 DynamicShared& dynamic_shared() {
   static DynamicShared d = [] {
     DynamicShared s;
-    const std::size_t usable = round_up(kMaxDynamicShared, page()) + page();
+    const std::size_t usable = round_up(detail::kMaxDynamicShared, page()) + page();
     void* m = ::mmap(nullptr, usable + 2 * page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     KILN_CHECK(m != MAP_FAILED, "simt: cannot map ", usable, " bytes of dynamic shared memory");
     s.begin = static_cast<unsigned char*>(m) + page();

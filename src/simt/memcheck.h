@@ -10,6 +10,10 @@
 
 namespace kiln::simt::detail {
 
+// The most dynamic shared memory a launch may ask for (sm_90's opt-in limit; the
+// per-kernel limits are resources.cpp's).
+constexpr std::size_t kMaxDynamicShared = 227 * 1024;
+
 // Dynamic shared memory for the next launch: `bytes` (16-byte aligned) in one
 // reserved mapping; with memcheck on, ending at a guard page with a redzone in
 // front. Expects the launch mutex held, like the two below.

@@ -75,8 +75,10 @@ class DeadlockError : public Error {
  public:
   using Error::Error;
 };
-// A kernel broke a CUDA rule the emulator checks (bad launch shape, shuffle width,
-// mismatched warp ops, too much shared memory, a stack overflow is a SIGSEGV).
+// A kernel broke a CUDA rule the emulator checks (bad launch shape, launch bounds,
+// shuffle width, mismatched warp ops, too much shared memory), faulted (an invalid
+// or out-of-bounds address, a stack overflow, integer division by zero), wrote
+// into a memcheck redzone, or spun past the watchdog.
 class KernelError : public Error {
  public:
   using Error::Error;

@@ -6,12 +6,22 @@
 
 namespace kiln::KILN_BACKEND {
 
+// The most blocks a grid-stride launch uses: 4096 on a GPU; on the emulator
+// KILN_SIMT_MAX_BLOCKS can lower it so that tests take the loops' later passes.
+inline unsigned max_grid_stride_blocks() {
+#if defined(__CUDACC__)
+  return 4096;
+#else
+  return ::kiln::simt::max_grid_stride_blocks();
+#endif
+}
+
 // A grid for a grid-stride loop over n items: enough blocks to cover n, capped so
 // that huge n reuses threads instead of launching millions of blocks.
 inline dim3 grid_stride_grid(int64_t n, int threads_per_block) {
-  constexpr unsigned kMaxBlocks = 4096;
+  const unsigned max_blocks = max_grid_stride_blocks();
   const unsigned blocks = blocks_for(n, threads_per_block);
-  return dim3(blocks < kMaxBlocks ? blocks : kMaxBlocks);
+  return dim3(blocks < max_blocks ? blocks : max_blocks);
 }
 
 #define KILN_GRID_STRIDE_LOOP(i, n)                                                       \

@@ -35,9 +35,18 @@ template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
             rt::Stream stream, Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // empty work: nothing to run
-  if (smem > 48 * 1024) {
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         static_cast<int>(smem));
+  if (smem > 0) {
+    // Static and dynamic shared memory together may exceed 48 KiB only after
+    // the opt-in (the emulator checks the same rule).
+    cudaFuncAttributes attributes{};
+    cudaError_t status = cudaFuncGetAttributes(&attributes, kernel);
+    if (status == cudaSuccess && attributes.sharedSizeBytes + smem > 48 * 1024) {
+      status = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(smem));
+    }
+    KILN_CHECK(status == cudaSuccess, "CUDA: cannot give a kernel ", smem,
+               " bytes of dynamic shared memory (", attributes.sharedSizeBytes,
+               " static): ", cudaGetErrorString(status));
   }
   kernel<<<grid, block, smem, static_cast<cudaStream_t>(stream.handle)>>>(
       std::forward<Args>(args)...);
@@ -62,6 +71,9 @@ template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
             rt::Stream /*stream: the emulator runs work in issue order*/, Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+  // The CUDA build opts in when static + dynamic exceed 48 KiB; opting in
+  // whenever there is dynamic shared memory has the same effect.
+  if (smem > 0) ::kiln::simt::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), smem);
   ::kiln::simt::launch_kernel(kernel, grid, block, smem, std::forward<Args>(args)...);
 }
 

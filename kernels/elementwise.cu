@@ -33,7 +33,9 @@ __global__ void mul_kernel(const float* a, const float* b, float* out, int64_t n
 __global__ void uniform_kernel(float* y, int64_t n, uint64_t seed, uint64_t offset, float lo,
                                float hi) {
   KILN_GRID_STRIDE_LOOP(i, n) {
-    y[i] = lo + (hi - lo) * philox::uniform(seed, offset, static_cast<uint64_t>(i));
+    // Explicit roundings: nvcc would contract lo + (hi - lo) * u into one FMA,
+    // and the draws must be bit-identical to the host's (no contraction there).
+    y[i] = __fadd_rn(lo, __fmul_rn(hi - lo, philox::uniform(seed, offset, static_cast<uint64_t>(i))));
   }
 }
 

@@ -54,8 +54,8 @@ void gather_images(const uint8_t* pixels, const uint8_t* class_ids, const int32_
                    const float* normalise, int64_t first, int64_t batch, int rows, int cols,
                    const Augmentation& augment, uint32_t epoch, float* images, float* labels,
                    rt::Stream s) {
-  constexpr unsigned kMaxBlocks = 4096;
-  const dim3 grid(static_cast<unsigned>(batch < kMaxBlocks ? batch : kMaxBlocks));
+  const unsigned max_blocks = max_grid_stride_blocks();
+  const dim3 grid(static_cast<unsigned>(batch < max_blocks ? batch : max_blocks));
   launch(gather_images_kernel, grid, dim3(kThreads), 0, s, pixels, class_ids, order, normalise,
          first, batch, rows, cols, augment, epoch, images, labels);
 }

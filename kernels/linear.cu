@@ -24,8 +24,11 @@ __global__ void bias_add_kernel(float* __restrict__ y, const float* __restrict__
   KILN_GRID_STRIDE_LOOP(i, total) y[i] += bias[i % cols];
 }
 
-__global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict__ db,
-                                 int64_t rows, int cols) {
+// 1024 threads a block: without the bound nvcc may give a thread more than the
+// 64 registers that allows, and the launch would fail.
+__global__ void __launch_bounds__(kTile * kTile)
+    bias_grad_kernel(const float* __restrict__ dy, float* __restrict__ db, int64_t rows,
+                     int cols) {
   __shared__ float partial[kTile][kTile + 1];
   const int col = blockIdx.x * kTile + threadIdx.x;
   float sum = 0.0f;

@@ -135,9 +135,9 @@ __global__ void count_correct_kernel(const float* __restrict__ logits,
 }
 
 dim3 row_grid(int64_t rows) {
-  constexpr int64_t kMaxBlocks = 4096;
+  const int64_t max_blocks = max_grid_stride_blocks();
   const int64_t blocks = (rows + kWarps - 1) / kWarps;
-  return dim3(static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks));
+  return dim3(static_cast<unsigned>(blocks < max_blocks ? blocks : max_blocks));
 }
 
 }  // namespace

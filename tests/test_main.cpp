@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   std::string why;
   const int gpus = kiln::cuda_device_count(&why);
-  std::cout << "[kiln] simt schedule: " << kiln::simt::schedule().str() << "\n"
+  std::cout << "[kiln] simt schedule: " << kiln::simt::schedule().str()
+            << (kiln::simt::memcheck() ? ", memcheck on" : "") << ", grid-stride cap "
+            << kiln::simt::max_grid_stride_blocks() << " blocks\n"
             << "[kiln] cuda GPUs: " << gpus << (gpus ? "" : " (" + why + "; GPU tests skip)")
             << "\n";
   const int status = RUN_ALL_TESTS();

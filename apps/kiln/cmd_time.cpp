@@ -93,6 +93,7 @@ void run_time(const TimeOptions& o) {
   const Device device = resolve_device(o.device);
   graph::GraphOptions graph_options;
   graph_options.engine = parse_engine(o.device.engine);
+  graph_options.deterministic = o.device.deterministic;
   graph::Graph graph = graph::load_model(o.model, device, graph_options);
   graph.set_batch(o.batch_size);
   fill_inputs(graph);

@@ -49,6 +49,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   const Device device = resolve_device(o.device);
   graph::GraphOptions graph_options;
   graph_options.engine = parse_engine(o.device.engine);
+  graph_options.deterministic = o.device.deterministic;
   graph_options.seed = seed;
   graph::ModelSpec spec;
   graph::Graph graph = graph::load_model(o.model, device, graph_options, &spec);

@@ -17,6 +17,9 @@ void add_device_options(CLI::App* cmd, DeviceOptions& o) {
   cmd->add_option("--engine", o.engine, "native (kiln's kernels) or cudnn (cuda only)")
       ->check(CLI::IsMember({"native", "cudnn"}))
       ->capture_default_str();
+  cmd->add_flag("--deterministic", o.deterministic,
+                "with --engine cudnn, only deterministic convolution algorithms (bit-identical "
+                "reruns, maybe slower); kiln's own kernels are always deterministic");
 }
 
 Device resolve_device(const DeviceOptions& o) {
@@ -87,6 +90,7 @@ TrainedModel load_trained_model(const TrainedModelOptions& o) {
   const Device device = resolve_device(o.device);
   graph::GraphOptions graph_options;
   graph_options.engine = parse_engine(o.device.engine);
+  graph_options.deterministic = o.device.deterministic;
   graph::Graph graph = graph::load_model(o.model, device, graph_options);
   const auto metadata = train::load_weights(o.weights, graph);
   const Normalisation norm = std::isnan(o.mean) ? normalisation_from(metadata, o.weights)

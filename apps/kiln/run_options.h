@@ -17,9 +17,10 @@ namespace kiln::cli {
 struct DeviceOptions {
   std::string device = "auto";
   std::string engine = "native";
+  bool deterministic = false;
 };
 
-// --device auto|cpu|simt|cuda[:N] and --engine native|cudnn.
+// --device auto|cpu|simt|cuda[:N], --engine native|cudnn and --deterministic.
 void add_device_options(CLI::App* cmd, DeviceOptions& o);
 // auto: the first GPU if there is one, else cpu. A requested device that is not
 // available gives kiln's error saying what to do.

@@ -9,6 +9,7 @@
 
 #include "core/cuda_hooks.h"
 #include "kiln/error.h"
+#include "simt/allocations.h"
 
 namespace kiln::rt {
 
@@ -22,13 +23,16 @@ class HostRuntime final : public DeviceRuntime {
   explicit HostRuntime(bool poison) : poison_(poison) {}
 
   void* alloc(std::size_t bytes) override {
+    if (poison_ && simt::memcheck()) return simt::memcheck_alloc(bytes);  // guard pages
     constexpr std::size_t kAlign = 64;
     void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign + kAlign);
     KILN_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
     if (poison_) std::memset(p, 0xFF, bytes);
     return p;
   }
-  void free(void* ptr) override { std::free(ptr); }
+  void free(void* ptr) override {
+    if (!poison_ || !simt::memcheck_free(ptr)) std::free(ptr);
+  }
   void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
     std::memcpy(dst, src, bytes);
   }

@@ -23,14 +23,19 @@ Context::Context(int index) : index_(index) {
         return p;
       },
       [this](void* p) {
-        activate();
+        // Runs from destructors (Buffer, ~Context): after a sticky GPU error
+        // cudaSetDevice fails too, and a throw here would end the process in
+        // static destruction and bury the original error. Errors are ignored:
+        // the memory goes when the context does.
+        cudaSetDevice(index_);
         cudaFree(p);
       });
 }
 
 Context::~Context() {
-  // Process exit: the driver may already be shutting down, so errors are ignored.
-  activate();
+  // Process exit: the driver may already be shutting down, or a sticky error
+  // may have broken the context, so errors are ignored (nothing here throws).
+  cudaSetDevice(index_);
   cudaStreamSynchronize(stream_);
   if (workspace_) allocator_->free(workspace_);
   allocator_.reset();
@@ -46,8 +51,10 @@ cublasHandle_t Context::cublas() {
     activate();
     KILN_CUBLAS_CHECK(cublasCreate(&cublas_));
     KILN_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-    // FP32 FMA math, never TF32: results stay comparable with the CPU reference.
-    KILN_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_PEDANTIC_MATH));
+    // FP32 FMA math, never TF32: CUBLAS_DEFAULT_MATH keeps at least the
+    // requested precision, so cublasSgemm does not use TF32 (that takes
+    // CUBLAS_TF32_TENSOR_OP_MATH); CUBLAS_PEDANTIC_MATH is a debugging mode.
+    KILN_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
   }
   return cublas_;
 }

@@ -56,23 +56,34 @@ Key make_key(int device_index, const Conv2dGeometry& g, bool deterministic) {
            g.dilation_h, g.dilation_w, g.groups}};
 }
 
-bool uses_tensor_cores(cudnnMathType_t math) {
-  return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+// The most workspace an algorithm may ask for: what the GPU has free when the
+// choice is made. cuDNN ranks algorithms by speed alone, and one whose
+// workspace cannot be allocated would fail with out-of-memory; the next
+// candidate is taken instead.
+std::size_t workspace_limit() {
+  std::size_t free = 0, total = 0;
+  KILN_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
 }
 
-// The first (fastest by cuDNN's heuristics) usable result: it succeeded, uses no
-// tensor cores, and is deterministic when that was asked for.
+// The first (fastest by cuDNN's heuristics) usable result: it succeeded, uses
+// FMA math (the descriptor asks for it; checked, as tensor-core math would round
+// through TF32), fits the workspace limit, and is deterministic when that was
+// asked for.
 template <class Perf>
 decltype(Perf::algo) pick(const char* op, const std::vector<Perf>& results, int returned,
                           bool deterministic) {
+  const std::size_t limit = workspace_limit();
   for (int i = 0; i < returned; ++i) {
     const Perf& perf = results[i];
-    if (perf.status != CUDNN_STATUS_SUCCESS || uses_tensor_cores(perf.mathType)) continue;
+    if (perf.status != CUDNN_STATUS_SUCCESS || perf.mathType != CUDNN_FMA_MATH) continue;
     if (deterministic && perf.determinism != CUDNN_DETERMINISTIC) continue;
+    if (perf.memory > limit) continue;
     return perf.algo;
   }
   throw Error(detail::concat(op, ": cuDNN offers no ", deterministic ? "deterministic " : "",
-                             "FMA algorithm for this shape; use engine native"));
+                             "FMA algorithm for this shape within the ", limit,
+                             " bytes of free GPU memory for its workspace; use engine native"));
 }
 
 // Looks `key` up in `cache`, else asks `choose()` and remembers the answer.

@@ -318,6 +318,7 @@ RunContext Graph::context(bool training, uint64_t step) const {
   ctx.step = step;
   ctx.seed = options_.seed;
   ctx.engine = options_.engine;
+  ctx.deterministic = options_.deterministic;
   return ctx;
 }
 

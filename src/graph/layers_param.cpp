@@ -70,6 +70,7 @@ class Conv2dLayer final : public Layer {
   static ConvOptions options(const RunContext& ctx) {
     ConvOptions o;
     o.engine = ctx.engine;
+    o.deterministic = ctx.deterministic;
     return o;
   }
   Conv2dConfig c_;

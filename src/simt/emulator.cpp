@@ -1,5 +1,6 @@
 // The block scheduler: fibers, the block barrier, warp rendezvous, deadlock
 // detection and the ThreadSanitizer hooks. See simt.h for the model.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <exception>
@@ -12,6 +13,10 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "simt/faults.h"
+#include "simt/launch_order.h"
+#include "simt/memcheck.h"
+#include "simt/resources.h"
 #include "simt/shared_memory.h"
 #include "simt/simt.h"
 #include "simt/stacks.h"
@@ -45,7 +50,6 @@ namespace {
 
 namespace ctx = boost::context;
 
-constexpr std::size_t kMaxDynamicShared = 227 * 1024;
 constexpr std::uint64_t kPoison = ~std::uint64_t{0};
 
 // ---- ThreadSanitizer ------------------------------------------------------------
@@ -131,11 +135,7 @@ std::mutex& launch_mutex() {
   return mutex;
 }
 
-unsigned char* dynamic_shared_buffer() {
-  static unsigned char* buffer =
-      static_cast<unsigned char*>(std::aligned_alloc(16, kMaxDynamicShared));
-  return buffer;
-}
+unsigned char* g_dynamic_shared = nullptr;  // this launch's, guarded by launch_mutex()
 
 const char* op_name(WarpOp op) {
   switch (op) {
@@ -147,6 +147,7 @@ const char* op_name(WarpOp op) {
     case WarpOp::any: return "__any_sync";
     case WarpOp::all: return "__all_sync";
     case WarpOp::syncwarp: return "__syncwarp";
+    case WarpOp::activemask: return "__activemask";
   }
   return "?";
 }
@@ -179,22 +180,21 @@ Thread& current_thread(const char* what, CallSite site) {
 // ---- the per-block scheduler ----------------------------------------------------
 class BlockRunner {
  public:
-  BlockRunner(Block& block, unsigned count, const Schedule& schedule, std::uint64_t& rng)
-      : block_(block), count_(count), schedule_(schedule), rng_(rng) {}
+  BlockRunner(Block& block, unsigned count, const Schedule& schedule, std::uint64_t& rng,
+              const LaunchInfo& info)
+      : block_(block), count_(count), schedule_(schedule), rng_(rng), info_(info) {}
 
   ~BlockRunner() { destroy_fibers(); }
 
   void run() {
     create_fibers();
-    std::vector<unsigned> order(count_);
     for (;;) {
-      fill_order(order);
-      for (unsigned i : order) {
-        Thread& t = block_.threads[i];
-        if (t.state != State::runnable) continue;
-        resume(t);
-        if (block_.error) std::rethrow_exception(block_.error);
+      if (schedule_.kind == ScheduleKind::warps) {
+        run_independent_warps();
+      } else {
+        run_lockstep_round();
       }
+      if (block_.error) std::rethrow_exception(block_.error);
       if (resolve_warps()) continue;
       unsigned exited = 0, at_barrier = 0;
       for (const Thread& t : block_.threads) {
@@ -263,7 +263,23 @@ class BlockRunner {
     __tsan_switch_to_fiber(t.tsan_fiber, t.started ? __tsan_switch_to_fiber_no_sync : 0);
 #endif
     t.started = true;
-    t.fiber = std::move(t.fiber).resume();
+    detail::Fault fault;
+    if (!detail::run_catching_faults(
+            [](void* p) {
+              Thread& self = *static_cast<Thread*>(p);
+              self.fiber = std::move(self.fiber).resume();
+            },
+            &t, fault)) {
+      // The thread's stack is abandoned, not unwound: it ends the launch. Its
+      // copy of the scheduler's continuation is stale (the jump bypassed it);
+      // destroying it would unwind the scheduler, so it is leaked (one pointer).
+      static_cast<void>(new ctx::fiber(std::move(t.scheduler)));
+      t.state = State::exited;
+      if (!block_.error) {
+        block_.error = std::make_exception_ptr(
+            KernelError(detail::describe_fault(fault, info_, t.idx)));
+      }
+    }
     g_thread = nullptr;
     g_switches.fetch_add(1, std::memory_order_relaxed);
   }
@@ -287,27 +303,74 @@ class BlockRunner {
 #endif
   }
 
-  void fill_order(std::vector<unsigned>& order) {
-    switch (schedule_.kind) {
-      case ScheduleKind::forward:
-        std::iota(order.begin(), order.end(), 0u);
-        break;
-      case ScheduleKind::reverse:
-        for (unsigned i = 0; i < count_; ++i) order[i] = count_ - 1 - i;
-        break;
-      case ScheduleKind::random:
-        std::iota(order.begin(), order.end(), 0u);
-        for (unsigned i = count_; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
-        break;
+  // Every runnable thread runs up to its next barrier or warp op, in schedule order.
+  void run_lockstep_round() {
+    std::vector<unsigned>& order = order_;
+    order.resize(count_);
+    std::iota(order.begin(), order.end(), 0u);
+    if (schedule_.kind == ScheduleKind::reverse) std::reverse(order.begin(), order.end());
+    if (schedule_.kind == ScheduleKind::random) shuffle(order);
+    for (unsigned i : order) {
+      Thread& t = block_.threads[i];
+      if (t.state != State::runnable) continue;
+      resume(t);
+      if (block_.error) return;
     }
   }
 
-  std::uint64_t next_random() {  // splitmix64
-    std::uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+  // Until no thread is runnable: a random warp runs a burst of warp steps.
+  void run_independent_warps() {
+    const unsigned warps = (count_ + warpSize - 1) / warpSize;
+    std::vector<unsigned> ready;
+    for (;;) {
+      ready.clear();
+      for (unsigned w = 0; w < warps; ++w) {
+        if (runnable_lanes(w)) ready.push_back(w);
+      }
+      if (ready.empty()) return;
+      const unsigned w = ready[random() % ready.size()];
+      for (std::uint64_t steps = 1 + random() % 8; steps > 0 && runnable_lanes(w); --steps) {
+        if (!step_warp(w)) return;
+      }
+    }
   }
+
+  // Resumes a random subset of the warp's runnable lanes (all of them half the
+  // time), then completes the warp ops that became complete. False on an error.
+  bool step_warp(unsigned w) {
+    const unsigned runnable = runnable_lanes(w);
+    unsigned chosen = runnable;
+    if (random() & 1u) {
+      chosen &= static_cast<unsigned>(random());
+      if (chosen == 0) chosen = runnable & (~runnable + 1u);  // the lowest runnable lane
+    }
+    std::vector<unsigned> lanes;
+    for (unsigned l = 0; l < warpSize; ++l) {
+      if (chosen >> l & 1u) lanes.push_back(w * warpSize + l);
+    }
+    shuffle(lanes);
+    for (unsigned i : lanes) {
+      resume(block_.threads[i]);
+      if (block_.error) return false;
+    }
+    resolve_warp(w);
+    return true;
+  }
+
+  unsigned runnable_lanes(unsigned warp) {
+    unsigned lanes = 0;
+    for (unsigned l = 0; l < warpSize; ++l) {
+      const Thread* t = lane(warp, l);
+      if (t && t->state == State::runnable) lanes |= 1u << l;
+    }
+    return lanes;
+  }
+
+  void shuffle(std::vector<unsigned>& order) {
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random() % i]);
+  }
+
+  std::uint64_t random() { return detail::next_random(rng_); }
 
   void release_block_barrier() {
     int count = 0;
@@ -335,7 +398,20 @@ class BlockRunner {
 
   // The lanes that rendezvous with `caller`: every live lane named in its mask.
   // Returns 0 unless all of them wait at a warp op agreeing with the caller's.
+  // __activemask has no partners to wait for: its group is the lanes waiting at
+  // the same call site.
   unsigned complete_group(unsigned warp, const Thread& caller, unsigned live) {
+    if (caller.op == WarpOp::activemask) {
+      unsigned group = 0;
+      for (unsigned l = 0; l < warpSize; ++l) {
+        const Thread* t = lane(warp, l);
+        if (t && t->state == State::warp_wait && t->op == WarpOp::activemask &&
+            t->site.file == caller.site.file && t->site.line == caller.site.line) {
+          group |= 1u << l;
+        }
+      }
+      return group;
+    }
     const unsigned group = caller.mask & live;
     for (unsigned l = 0; l < warpSize; ++l) {
       if (!(group >> l & 1u)) continue;
@@ -351,16 +427,20 @@ class BlockRunner {
   bool resolve_warps() {
     bool progress = false;
     const unsigned warps = (count_ + warpSize - 1) / warpSize;
-    for (unsigned w = 0; w < warps; ++w) {
-      const unsigned live = live_lanes(w);
-      for (unsigned l = 0; l < warpSize; ++l) {
-        Thread* t = lane(w, l);
-        if (!t || t->state != State::warp_wait) continue;
-        const unsigned group = complete_group(w, *t, live);
-        if (group == 0) continue;
-        complete(w, group, t->op);
-        progress = true;
-      }
+    for (unsigned w = 0; w < warps; ++w) progress |= resolve_warp(w);
+    return progress;
+  }
+
+  bool resolve_warp(unsigned w) {
+    bool progress = false;
+    const unsigned live = live_lanes(w);
+    for (unsigned l = 0; l < warpSize; ++l) {
+      Thread* t = lane(w, l);
+      if (!t || t->state != State::warp_wait) continue;
+      const unsigned group = complete_group(w, *t, live);
+      if (group == 0) continue;
+      complete(w, group, t->op);
+      progress = true;
     }
     return progress;
   }
@@ -386,6 +466,7 @@ class BlockRunner {
         case WarpOp::any: t.result = (votes & group) != 0; break;
         case WarpOp::all: t.result = (votes & group) == group; break;
         case WarpOp::syncwarp: t.result = 0; break;
+        case WarpOp::activemask: t.result = group; break;
         default: {
           const int source = shuffle_source(op, static_cast<int>(l), t.lane_arg, t.width);
           t.result = (group >> source & 1u) ? lane(warp, source)->value : kPoison;
@@ -488,6 +569,8 @@ class BlockRunner {
   unsigned count_;
   const Schedule& schedule_;
   std::uint64_t& rng_;
+  const LaunchInfo& info_;
+  std::vector<unsigned> order_;  // a round's order, kept to spare an allocation a round
 };
 
 void check_launch(dim3 grid, dim3 block, std::size_t smem) {
@@ -511,10 +594,10 @@ void check_launch(dim3 grid, dim3 block, std::size_t smem) {
     throw KernelError("invalid launch: grid " + shape(grid) +
                       " exceeds the limits 2147483647x65535x65535");
   }
-  if (smem > kMaxDynamicShared) {
+  if (smem > detail::kMaxDynamicShared) {
     throw KernelError(kiln::detail::concat("invalid launch: ", smem,
                                      " bytes of dynamic shared memory (at most ",
-                                     kMaxDynamicShared, ")"));
+                                     detail::kMaxDynamicShared, ")"));
   }
 }
 
@@ -529,7 +612,7 @@ Stats stats() {
   return s;
 }
 
-void* dynamic_shared_memory() { return dynamic_shared_buffer(); }
+void* dynamic_shared_memory() { return g_dynamic_shared; }
 
 SharedPoison shared_poison() {
   std::lock_guard<std::mutex> lock(launch_mutex());
@@ -537,15 +620,17 @@ SharedPoison shared_poison() {
   return detail::static_shared_coverage();
 }
 
-void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void* context) {
+void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void* context,
+              const LaunchInfo& info) {
   if (g_block) throw KernelError("a kernel cannot launch a kernel on the emulator");
   check_launch(grid, block_dim, smem);
   std::lock_guard<std::mutex> lock(launch_mutex());
   TsanIgnore ignore;
-  const Schedule order = schedule();
+  detail::check_resources(block_dim, smem, info);
+  const Schedule order = detail::next_launch_schedule();
   std::uint64_t rng = order.seed;
   const unsigned count = block_dim.x * block_dim.y * block_dim.z;
-  unsigned char* dynamic_shared = dynamic_shared_buffer();
+  g_dynamic_shared = detail::place_dynamic_shared(smem);
   detail::update_static_shared();
   gridDim = grid;
   blockDim = block_dim;
@@ -554,26 +639,30 @@ void run_grid(dim3 grid, dim3 block_dim, std::size_t smem, ThreadBody body, void
     explicit Current(Block* b) { g_block = b; }
     ~Current() { g_block = nullptr; }
   };
-  for (unsigned z = 0; z < grid.z; ++z) {
-    for (unsigned y = 0; y < grid.y; ++y) {
-      for (unsigned x = 0; x < grid.x; ++x) {
-        blockIdx = uint3{x, y, z};
-        detail::poison_static_shared();
-        std::memset(dynamic_shared, 0xFF, smem);
-        Block block;
-        block.body = body;
-        block.context = context;
-        Current current(&block);
+  const std::uint64_t blocks = std::uint64_t{grid.x} * grid.y * grid.z;
+  const detail::BlockOrder block_order(order.kind, blocks, rng);
+  for (std::uint64_t position = 0; position < blocks; ++position) {
+    const std::uint64_t b = block_order[position];
+    blockIdx = uint3{static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
+                     static_cast<unsigned>(b / grid.x / grid.y)};
+    detail::poison_static_shared();
+    detail::reset_dynamic_shared();
+    Block block;
+    block.body = body;
+    block.context = context;
+    Current current(&block);
 #ifdef KILN_SIMT_TSAN
-        block.scheduler_fiber = __tsan_get_current_fiber();
+    block.scheduler_fiber = __tsan_get_current_fiber();
 #endif
-        BlockRunner runner(block, count, order, rng);
-        runner.run();
-        g_blocks.fetch_add(1, std::memory_order_relaxed);
-        g_threads.fetch_add(count, std::memory_order_relaxed);
-      }
+    {
+      BlockRunner runner(block, count, order, rng, info);
+      runner.run();
     }
+    detail::check_dynamic_shared(info);
+    g_blocks.fetch_add(1, std::memory_order_relaxed);
+    g_threads.fetch_add(count, std::memory_order_relaxed);
   }
+  detail::check_global_redzones(info);
 }
 
 // ---- called from emulated threads ------------------------------------------------
@@ -631,16 +720,14 @@ std::uint64_t warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int l
   return t.result;
 }
 
-unsigned active_mask() {
-  TsanIgnore ignore;
-  Thread& t = current_thread("__activemask", CallSite{"?", 0});
-  const unsigned index = static_cast<unsigned>(&t - &g_block->threads[0]);
-  const unsigned first = index - index % warpSize;
-  unsigned mask = 0;
-  for (unsigned l = 0; l < warpSize && first + l < g_block->threads.size(); ++l) {
-    if (g_block->threads[first + l].state != State::exited) mask |= 1u << l;
-  }
-  return mask;
+unsigned active_mask(CallSite site) {
+  TsanIgnore ignore;  // no memory order: __activemask does not synchronise lanes
+  Thread& t = current_thread("__activemask", site);
+  t.state = State::warp_wait;
+  t.site = site;
+  t.op = WarpOp::activemask;
+  suspend(t);
+  return static_cast<unsigned>(t.result);
 }
 
 }  // namespace kiln::simt

@@ -13,5 +13,7 @@ void update_static_shared();
 // Writes 0xFF over every array found by the last update (one memset per range).
 void poison_static_shared();
 SharedPoison static_shared_coverage();
+// True for the mangled name of a static __shared__ array (tagged kiln_shared).
+bool is_shared_array(const char* name);
 
 }  // namespace kiln::simt::detail

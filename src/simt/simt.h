@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "kiln/error.h"
+#include "simt/allocations.h"
 
 #define KILN_SIMT_QUALIFIERS 1
 #define __global__
@@ -43,7 +44,11 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __restrict__ __restrict
-#define __launch_bounds__(...)
+// The bound is kept in the code itself: max_threads/32 (rounded up) one-byte
+// NOPs at the function's entry, which the emulator counts at launch
+// (launch_bound() in resources.cpp). The minimum-blocks argument has no effect.
+#define __launch_bounds__(max_threads, ...) \
+  __attribute__((patchable_function_entry(((max_threads) + 31) / 32, 0)))
 #define __align__(n) alignas(n)
 #define __shared__ static __attribute__((section("kiln_shared"), abi_tag("kiln_shared")))
 
@@ -70,19 +75,32 @@ class DeadlockError : public Error {
  public:
   using Error::Error;
 };
-// A kernel broke a CUDA rule the emulator checks (bad launch shape, shuffle width,
-// mismatched warp ops, too much shared memory, a stack overflow is a SIGSEGV).
+// A kernel broke a CUDA rule the emulator checks (bad launch shape, launch bounds,
+// shuffle width, mismatched warp ops, too much shared memory), faulted (an invalid
+// or out-of-bounds address, a stack overflow, integer division by zero), wrote
+// into a memcheck redzone, or spun past the watchdog.
 class KernelError : public Error {
  public:
   using Error::Error;
 };
 
 // ---- schedule orders ----------------------------------------------------------
-// The order in which runnable threads are resumed within each barrier epoch.
-// A correct kernel gives the same result under every order; a missing
-// __syncthreads usually does not. Default from KILN_SIMT_SCHEDULE:
-// "forward" (default), "reverse", "random" or "random:SEED".
-enum class ScheduleKind { forward, reverse, random };
+// The order in which runnable threads are resumed within each barrier epoch, and
+// the order of a launch's blocks. A correct kernel gives the same result under
+// every order; a missing __syncthreads usually does not. From KILN_SIMT_SCHEDULE:
+//   "forward" (default): threads and blocks in index order;
+//   "reverse": both in reverse;
+//   "random" / "random:SEED": both shuffled;
+// these three run warps in lockstep: a warp op completes only once every
+// runnable thread of the block has run up to its next barrier or warp op.
+//   "warps" / "warps:SEED": independent warps. A random warp runs a burst of
+//   1..8 warp steps (each step resumes a random subset of its runnable lanes,
+//   then completes the warp ops they all wait at) before another is picked, so
+//   one warp gets several warp ops ahead of another and a __syncwarp cannot
+//   stand in for a __syncthreads.
+// Each launch draws its own seed from the schedule's seed and the number of
+// launches since the schedule was set.
+enum class ScheduleKind { forward, reverse, random, warps };
 struct Schedule {
   ScheduleKind kind = ScheduleKind::forward;
   std::uint64_t seed = 1;
@@ -92,6 +110,12 @@ struct Schedule {
 Schedule schedule();
 void set_schedule(const Schedule& schedule);
 
+// Grid-stride launches (kernels/common.cuh grid_stride_grid) use at most this
+// many blocks: KILN_SIMT_MAX_BLOCKS (a whole number in [1, 4096]) or 4096, as on
+// a GPU.
+// A test run with a small cap makes every grid-stride loop take several passes.
+unsigned max_grid_stride_blocks();
+
 // Counters since process start, for test output and the CLI.
 struct Stats {
   std::uint64_t launches = 0, blocks = 0, threads = 0;
@@ -99,12 +123,29 @@ struct Stats {
 };
 Stats stats();
 
+// ---- memcheck: see simt/allocations.h --------------------------------------------
+
 // ---- launching ----------------------------------------------------------------
 using ThreadBody = void (*)(void* context);
+// What errors name: the kernel (its symbol) and the pointers among its arguments.
+struct LaunchInfo {
+  const void* kernel = nullptr;
+  const void* const* pointer_args = nullptr;  // null where an argument is no pointer
+  std::size_t arg_count = 0;
+};
 // Runs body(context) once per thread of the grid. Throws DeadlockError or
 // KernelError; an exception thrown by a thread is rethrown here.
 void run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, ThreadBody body,
-              void* context);
+              void* context, const LaunchInfo& info = {});
+
+template <class T>
+const void* pointer_or_null(const T& arg) {
+  if constexpr (std::is_pointer_v<T>) {
+    return const_cast<const void*>(reinterpret_cast<const volatile void*>(arg));
+  } else {
+    return nullptr;
+  }
+}
 
 template <class... Params, class... Args>
 void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
@@ -114,14 +155,33 @@ void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t
     std::tuple<std::decay_t<Params>...> args;
   };
   Call call{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)};
+  const void* pointers[sizeof...(Params) + 1] = {};
+  std::apply([&](const auto&... a) {
+    std::size_t i = 0;
+    ((pointers[i++] = pointer_or_null(a)), ...);
+    (void)i;  // unused for a kernel without parameters
+  }, call.args);
+  const LaunchInfo info{reinterpret_cast<const void*>(kernel), pointers, sizeof...(Params)};
   run_grid(
       grid, block, smem,
       [](void* p) {
         auto* c = static_cast<Call*>(p);
         std::apply(c->kernel, c->args);
       },
-      &call);
+      &call, info);
 }
+
+// The watchdog: an emulated thread that runs this long without reaching a
+// barrier, a warp op or its end (a spin-wait on another thread's write, which
+// never ends on the emulator) fails the launch with a KernelError.
+// KILN_SIMT_WATCHDOG_S or 60 s.
+void set_watchdog_seconds(double seconds);
+
+// Mirrors cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+// bytes): the kernel may then use more than 48 KiB of shared memory in all, up
+// to the opt-in limit (see check_resources in resources.cpp). Throws KernelError
+// past that limit, as CUDA returns an error.
+void set_max_dynamic_shared(const void* kernel, std::size_t bytes);
 
 // Start of the current block's dynamic shared memory (16-byte aligned).
 void* dynamic_shared_memory();
@@ -142,7 +202,7 @@ struct CallSite {
   const char* file;
   int line;
 };
-enum class WarpOp { shfl, shfl_up, shfl_down, shfl_xor, ballot, any, all, syncwarp };
+enum class WarpOp { shfl, shfl_up, shfl_down, shfl_xor, ballot, any, all, syncwarp, activemask };
 
 int block_barrier(int predicate, CallSite site);  // returns the count of true predicates
 // Rendezvous of the calling lane with the lanes of `mask`. `value` is this lane's
@@ -150,7 +210,9 @@ int block_barrier(int predicate, CallSite site);  // returns the count of true p
 // value; ballot/any/all: the vote).
 std::uint64_t warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int lane_arg,
                             int width, CallSite site);
-unsigned active_mask();
+// The lanes of the caller's warp that reach this __activemask call site in the
+// same warp step (see the schedule orders): the lanes converged there.
+unsigned active_mask(CallSite site);
 
 template <class T>
 std::uint64_t to_payload(T value) {
@@ -213,7 +275,7 @@ inline int __all_sync(unsigned mask, int p, KILN_SITE_PARAMS) {
   return static_cast<int>(::kiln::simt::warp_exchange(::kiln::simt::WarpOp::all, mask, p != 0,
                                                       0, warpSize, KILN_SITE));
 }
-inline unsigned __activemask() { return ::kiln::simt::active_mask(); }
+inline unsigned __activemask(KILN_SITE_PARAMS) { return ::kiln::simt::active_mask(KILN_SITE); }
 
 #undef KILN_SITE_PARAMS
 #undef KILN_SITE

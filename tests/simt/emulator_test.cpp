@@ -4,6 +4,7 @@
 #define KILN_BACKEND simt_kernels
 #endif
 #include "kernels/compat.cuh"
+#include "simt/guards.h"
 
 #include <gtest/gtest.h>
 
@@ -38,11 +39,7 @@ using kiln::simt::KernelError;
 using kiln::simt::launch_kernel;
 using kiln::simt::Schedule;
 
-// Restores the process-wide schedule when a test changes it.
-struct ScheduleGuard {
-  Schedule saved = kiln::simt::schedule();
-  ~ScheduleGuard() { kiln::simt::set_schedule(saved); }
-};
+using kiln_simt_test::ScheduleGuard;
 
 unsigned linear_tid() {
   return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
@@ -141,8 +138,7 @@ __global__ void neighbour_read_racy(int* out) {
 }
 
 std::vector<int> run_neighbour(bool sync, const std::string& order) {
-  ScheduleGuard guard;
-  kiln::simt::set_schedule(Schedule::parse(order));
+  ScheduleGuard guard(order);
   std::vector<int> out(2 * 64);
   launch_kernel(sync ? neighbour_read_synced : neighbour_read_racy, dim3(2), dim3(64), 0,
                 out.data());
@@ -179,7 +175,7 @@ TEST(SimtSchedule, Parse) {
       Schedule::parse(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const kiln::Error& e) {
-      EXPECT_NE(message_of(e).find("forward, reverse, random or random:SEED"), std::string::npos);
+      EXPECT_NE(message_of(e).find("forward, reverse, random, random:SEED, warps or warps:SEED"), std::string::npos);
     }
   }
 }
@@ -498,7 +494,9 @@ TEST(SimtLaunch, ValidationErrorsNameTheProblem) {
   expect_error(dim3(1, 65536), dim3(32), 0, "exceeds the limits");
   expect_error(dim3(1, 1, 65536), dim3(32), 0, "exceeds the limits");
   expect_error(dim3(1), dim3(32), 227 * 1024 + 1, "bytes of dynamic shared memory");
-  launch_kernel(nothing, dim3(1), dim3(1, 1, 64), 227 * 1024);  // the limits themselves pass
+  // The limits themselves pass (over 48 KiB of shared memory takes the opt-in,
+  // SimtResources in memcheck_test.cpp).
+  launch_kernel(nothing, dim3(1), dim3(1, 1, 64), 48 * 1024);
 }
 
 __global__ void throws_in_one_thread(int* out) {

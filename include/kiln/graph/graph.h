@@ -16,6 +16,9 @@ namespace kiln::graph {
 
 struct GraphOptions {
   Engine engine = Engine::native;
+  // cudnn engine: convolutions use deterministic algorithms only (kiln's own
+  // kernels are deterministic anyway).
+  bool deterministic = false;
   uint64_t seed = 0;  // parameter initialisation and dropout masks
   // Compute gradients with respect to the input layers too (gradient checks).
   bool input_gradients = false;

@@ -27,6 +27,7 @@ struct RunContext {
   uint64_t step = 0;     // makes each step's dropout mask different
   uint64_t seed = 0;     // the run's seed
   Engine engine = Engine::native;
+  bool deterministic = false;  // GraphOptions::deterministic
   // Recurrent layers start from the final state of their previous forward (truncated
   // BPTT across chunks of one stream; no gradient flows back into that state). False:
   // they start from zeros.

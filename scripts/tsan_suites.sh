@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The ThreadSanitizer build of kiln (the emulator and every kernel in kernels/, as
+# KILN_SIMT_TSAN) and the op and train suites' simt cases under it: a data race
+# between two emulated threads of a block (a missing __syncthreads) is reported
+# with both stacks and fails the run. ctest runs it as kiln_suites_tsan.
+# Usage: scripts/tsan_suites.sh BUILD_DIR
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:?usage: scripts/tsan_suites.sh BUILD_DIR}
+jobs=${KILN_TSAN_JOBS:-$(nproc)}
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+mkdir -p "$build"
+if ! cmake -S "$src" -B "$build" -DKILN_CUDA=OFF -DKILN_TSAN_TESTS=OFF -DCMAKE_BUILD_TYPE=None \
+    "-DCMAKE_CXX_FLAGS=-fsanitize=thread -g -O1 -DKILN_SIMT_TSAN=1" \
+    -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
+    "${launcher[@]}" >"$build/configure.log" 2>&1; then
+  cat "$build/configure.log" >&2
+  exit 1
+fi
+cmake --build "$build" -j "$jobs" --target kiln_op_tests kiln_train_tests
+
+# One thread for OpenMP and OpenBLAS: their pools are not instrumented, and the
+# simt cases need no host parallelism.
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 ${TSAN_OPTIONS:-}"
+# Retries under `setarch -R` when TSan cannot map its shadow memory with the
+# kernel's address-space randomisation (as tests/simt/tsan/check_race.cmake does).
+run() {
+  local log="$build/$1.log"
+  if "$build/tests/$1" "--gtest_filter=$2" >"$log" 2>&1; then return 0; fi
+  if grep -qE "unexpected memory mapping|FATAL: ThreadSanitizer" "$log" &&
+      setarch -R "$build/tests/$1" "--gtest_filter=$2" >"$log" 2>&1; then
+    return 0
+  fi
+  cat "$log"
+  return 1
+}
+run kiln_op_tests '*simt*'
+run kiln_train_tests '*simt*:LeNetParity*:DropoutLayer*'
+grep -h -E '^\[  PASSED|^\[kiln\] simt emulator ran' "$build/kiln_op_tests.log" "$build/kiln_train_tests.log"

@@ -16,6 +16,7 @@ packages=(
   zlib1g-dev                # gzip'd IDX files
   libtorch-dev              # the peer the benchmarks time against (CPU)
   dataset-fashion-mnist     # the training data set
+  clang libclang-rt-dev     # libFuzzer and clang's sanitizer runtimes (fuzz harnesses)
 )
 
 missing=()

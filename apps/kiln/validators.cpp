@@ -1,51 +1,43 @@
 #include "validators.h"
 
-#include <charconv>
-#include <cmath>
-#include <cstdint>
+#include "kiln/error.h"
+#include "kiln/train/checkpoint.h"
 
 namespace kiln::cli {
 
 namespace {
 
-template <class T>
-bool parse_whole(const std::string& text, T& value) {
-  const char* end = text.data() + text.size();
-  const auto [stop, error] = std::from_chars(text.data(), end, value);
-  return !text.empty() && error == std::errc() && stop == end;
+// A CLI11 validator from a strict parser that throws kiln::Error (the message
+// names the text and the accepted range).
+template <class Parse>
+CLI::Validator from_parser(Parse parse, const char* name) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        try {
+          parse(text);
+          return "";
+        } catch (const Error& e) {
+          const std::string what = e.what();  // ": 'TEXT' is not ...": no location to name
+          return what.rfind(": ", 0) == 0 ? what.substr(2) : what;
+        }
+      },
+      name);
 }
 
 }  // namespace
 
 CLI::Validator unsigned_64() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        uint64_t value = 0;
-        return parse_whole(text, value)
-                   ? ""
-                   : "'" + text + "' is not an integer in [0, 18446744073709551615]";
-      },
-      "UINT64");
+  return from_parser([](const std::string& t) { train::parse_unsigned(t, ""); }, "UINT64");
 }
 
 CLI::Validator finite_number() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        double value = 0;
-        return parse_whole(text, value) && std::isfinite(value)
-                   ? ""
-                   : "'" + text + "' is not a finite number";
-      },
-      "FINITE");
+  return from_parser([](const std::string& t) { train::parse_float(t, ""); }, "FINITE");
 }
 
 CLI::Validator positive_number() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        double value = 0;
-        return parse_whole(text, value) && std::isfinite(value) && value > 0
-                   ? ""
-                   : "'" + text + "' is not a finite number > 0";
+  return from_parser(
+      [](const std::string& t) {
+        KILN_CHECK(train::parse_float(t, "") > 0, ": '", t, "' is not a finite number > 0");
       },
       "POSITIVE");
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -75,7 +76,6 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
   KILN_CHECK(compressed.size() < (1ull << 32), path, ": gzip files of 4 GiB or more are not supported");
   Inflater z;
   std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 18);
   std::size_t consumed = 0;
   if (more) *more = false;
   while (consumed < compressed.size()) {
@@ -89,13 +89,17 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
     z.stream.avail_in = static_cast<uInt>(compressed.size() - consumed);
     int status = Z_OK;
     while (status != Z_STREAM_END) {
-      // Never more than one byte past the cap, so a bomb cannot grow the output.
+      // Inflates straight into `out`, growing it geometrically (4 KiB to 1 MiB per
+      // step) but never more than one byte past the cap, so a bomb cannot grow it.
       const std::size_t room = max_bytes - std::min(max_bytes, out.size());
-      const std::size_t want = std::min(chunk.size(), room < chunk.size() ? room + 1 : room);
-      z.stream.next_out = chunk.data();
+      const std::size_t step = std::clamp<std::size_t>(out.size(), 4096, 1 << 20);
+      const std::size_t want = room < step ? room + 1 : step;
+      const std::size_t start = out.size();
+      out.resize(start + want);
+      z.stream.next_out = out.data() + start;
       z.stream.avail_out = static_cast<uInt>(want);
       status = inflate(&z.stream, Z_NO_FLUSH);
-      const std::size_t produced = want - z.stream.avail_out;
+      out.resize(start + want - z.stream.avail_out);
       const std::size_t offset = compressed.size() - z.stream.avail_in;
       const bool starved = z.stream.avail_in == 0 && z.stream.avail_out > 0;
       if ((status == Z_OK || status == Z_BUF_ERROR) && starved) {
@@ -109,7 +113,6 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
                                    z.stream.msg ? "" : std::to_string(status),
                                    "); delete it and re-run scripts/fetch_data.sh"));
       }
-      out.insert(out.end(), chunk.data(), chunk.data() + produced);
       if (out.size() > max_bytes) {
         KILN_CHECK(more, path, ": decompresses to more than ", max_bytes, " bytes");
         out.resize(max_bytes);

@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "kiln/data/idx.h"
+#include "kiln/error.h"
+
 namespace kiln::fuzz {
 
 inline const std::string& input_file(const uint8_t* data, std::size_t size) {
@@ -20,6 +23,19 @@ inline const std::string& input_file(const uint8_t* data, std::size_t size) {
     std::abort();  // the harness itself failed, not the reader
   }
   return path;
+}
+
+// Reads `path` as IDX labels (odd selector) or images; malformed files must
+// give kiln::Error, which is the expected outcome.
+inline void read_idx(uint8_t selector, const std::string& path) {
+  try {
+    if (selector & 1) {
+      read_idx_labels(path);
+    } else {
+      read_idx_images(path);
+    }
+  } catch (const Error&) {
+  }
 }
 
 }  // namespace kiln::fuzz

@@ -5,19 +5,10 @@
 #include <cstdint>
 
 #include "fuzz/fuzz_file.h"
-#include "kiln/data/idx.h"
-#include "kiln/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string& path = kiln::fuzz::input_file(data + 1, size - 1);
-  try {
-    if (data[0] & 1) {
-      kiln::read_idx_labels(path);
-    } else {
-      kiln::read_idx_images(path);
-    }
-  } catch (const kiln::Error&) {
-  }
+  kiln::fuzz::read_idx(data[0], path);
   return 0;
 }

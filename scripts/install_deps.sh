@@ -17,6 +17,7 @@ packages=(
   libtorch-dev              # the peer the benchmarks time against (CPU)
   dataset-fashion-mnist     # the training data set
   nodejs                    # converts the npm data sets (scripts/fetch_data.sh)
+  clang libclang-rt-dev     # libFuzzer and clang's sanitizer runtimes (fuzz harnesses)
 )
 
 missing=()

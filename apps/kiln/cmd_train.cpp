@@ -7,7 +7,10 @@
 #include "kiln/error.h"
 #include "kiln/graph/model_file.h"
 #include "kiln/train/checkpoint.h"
+#include "input_checks.h"
 #include "run_options.h"
+#include "signals.h"
+#include "validators.h"
 
 namespace kiln::cli {
 
@@ -28,12 +31,18 @@ struct TrainOptions {
   int augment_shift = 0;
 };
 
+// The command that continues a stopped run.
+std::string resume_command(const TrainOptions& o, const std::string& run_dir) {
+  return "kiln train " + o.model + " --data " + o.data + " --resume " + run_dir + " --epochs " +
+         std::to_string(o.epochs) + " (and the other flags of this run)";
+}
+
 void run_train(const TrainOptions& o, const CLI::App& cmd) {
   KILN_CHECK(!o.out.empty() || !o.resume.empty(), "give --out RUN_DIR (or --resume RUN_DIR)");
   KILN_CHECK(o.out.empty() || o.resume.empty() || o.out == o.resume,
              "--out and --resume name different directories; a resumed run continues in place");
   const std::string run_dir = o.resume.empty() ? o.out : o.resume;
-  // A new run never overwrites a saved one.
+  // A new run never overwrites a saved one (checked again under the run's lock).
   KILN_CHECK(!o.resume.empty() || !std::filesystem::exists(train::weights_path(run_dir)),
              run_dir, " already holds a trained model (", train::weights_path(run_dir),
              "); continue it with --resume ", run_dir, " or choose another --out");
@@ -46,23 +55,6 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
                " epochs; pass --epochs N with N > ", state.epoch, " to train further");
     seed = state.seed;
   }
-  const Device device = resolve_device(o.device);
-  graph::GraphOptions graph_options;
-  graph_options.engine = parse_engine(o.device.engine);
-  graph_options.deterministic = o.device.deterministic;
-  graph_options.seed = seed;
-  graph::ModelSpec spec;
-  graph::Graph graph = graph::load_model(o.model, device, graph_options, &spec);
-  if (!o.init.empty()) train::load_weights(o.init, graph);
-
-  const ImageDataset train_split = load_image_split(o.data, "train");
-  const ImageDataset test_split = load_image_split(o.data, "test");
-  check_image_input(graph, train_split.images.rows, train_split.images.cols, o.model);
-  const Normalisation norm = pixel_statistics(train_split);
-  DeviceDataset train_data(train_split, device, norm.mean, norm.stddev);
-  DeviceDataset test_data(test_split, device, norm.mean, norm.stddev);
-  train_data.set_augmentation(Augmentation{o.augment_shift, seed});
-
   train::TrainConfig config;
   config.epochs = o.epochs;
   config.batch_size = o.batch_size;
@@ -79,17 +71,52 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   config.schedule.step_epochs = o.lr_step_epochs;
   config.schedule.gamma = o.lr_gamma;
   config.run_dir = run_dir;
+  train::validate(config);  // before the slow parts
+
+  const Device device = resolve_device(o.device);
+  graph::GraphOptions graph_options;
+  graph_options.engine = parse_engine(o.device.engine);
+  graph_options.deterministic = o.device.deterministic;
+  graph_options.seed = seed;
+  graph::ModelSpec spec;
+  graph::Graph graph = graph::load_model(o.model, device, graph_options, &spec);
+  if (!o.init.empty()) train::load_weights(o.init, graph);
+
+  const ImageDataset train_split = load_image_split(o.data, "train");
+  const ImageDataset test_split = load_image_split(o.data, "test");
+  check_same_image_size(train_split, test_split, o.data);
+  check_image_input(graph, train_split.images.rows, train_split.images.cols, o.model);
+  check_labels(graph, train_split, o.data, "training");
+  check_labels(graph, test_split, o.data, "test");
+  const Normalisation norm = pixel_statistics(train_split);
+  DeviceDataset train_data(train_split, device, norm.mean, norm.stddev);
+  DeviceDataset test_data(test_split, device, norm.mean, norm.stddev);
+  train_data.set_augmentation(Augmentation{o.augment_shift, seed});
+
   config.metadata = normalisation_metadata(norm);
   config.metadata["kiln.model"] = spec.name;
-
-  train::Trainer trainer(graph, config);
-  if (!o.resume.empty()) trainer.resume(o.resume);
+  train::Trainer trainer(graph, config);  // locks the run directory
+  if (o.resume.empty()) {
+    trainer.start();
+  } else {
+    trainer.resume(o.resume);
+  }
   std::cerr << "kiln train: " << spec.name << " on " << device.str() << ", "
             << train_data.size() << " training and " << test_data.size() << " test images, "
             << graph.params().size() << " parameter tensors; epochs " << trainer.epochs_done() + 1
             << ".." << o.epochs << " into " << run_dir << "\n";
+  const StopOnSignals signals;
+  trainer.stop_requested = [] { return StopOnSignals::received() != 0; };
   train::DatasetSource<DeviceDataset> train_source(train_data), test_source(test_data);
   trainer.fit(train_source, &test_source);
+  if (trainer.interrupted()) {
+    const int signal = StopOnSignals::received();
+    std::cerr << "kiln train: stopped by " << signal_name(signal) << " after step "
+              << trainer.step() << " (" << trainer.epochs_done() << " epochs complete); "
+              << "checkpoint written to " << run_dir << ". Continue with: "
+              << resume_command(o, run_dir) << "\n";
+    throw ExitStatus{128 + signal};
+  }
 }
 
 }  // namespace
@@ -123,6 +150,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--clip-norm", o->clip_norm, "clip gradients to this global L2 norm (0: off)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "initialisation, data order and dropout")
+      ->check(unsigned_64())
       ->capture_default_str();
   cmd->add_option("--augment-shift", o->augment_shift,
                   "random translation of up to N pixels per image, drawn on the device")

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "kiln/error.h"
+#include "signals.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"kiln " KILN_VERSION ": a small CUDA deep learning runtime"};
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const kiln::cli::ExitStatus& status) {
+    return status.code;
   } catch (const std::exception& e) {  // kiln::Error and the standard library's
     std::cerr << "kiln: error: " << e.what() << "\n";
     return 1;

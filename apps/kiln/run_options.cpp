@@ -6,6 +6,7 @@
 #include "kiln/graph/model_file.h"
 #include "kiln/ops/engine.h"
 #include "kiln/train/checkpoint.h"
+#include "validators.h"
 
 namespace kiln::cli {
 
@@ -56,7 +57,8 @@ Normalisation normalisation_from(const std::map<std::string, std::string>& metad
   KILN_CHECK(mean != metadata.end() && stddev != metadata.end(), weights_path,
              " does not record the input normalisation (kiln.input_mean, kiln.input_stddev); ",
              "give it with --mean and --stddev (pixels scaled to [0, 1])");
-  return {std::stof(mean->second), std::stof(stddev->second)};
+  return {train::parse_float(mean->second, weights_path + ": metadata kiln.input_mean"),
+          train::parse_float(stddev->second, weights_path + ": metadata kiln.input_stddev")};
 }
 
 std::string image_input_name(const graph::Graph& graph) {
@@ -81,8 +83,11 @@ void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o) {
       ->required();
   add_device_options(cmd, o.device);
   cmd->add_option("--batch-size", o.batch_size, "images per forward pass")->capture_default_str();
-  auto* mean = cmd->add_option("--mean", o.mean, "input mean (default: from the weights file)");
-  cmd->add_option("--stddev", o.stddev, "input standard deviation")->needs(mean);
+  auto* mean = cmd->add_option("--mean", o.mean, "input mean (default: from the weights file)")
+                   ->check(finite_number());
+  cmd->add_option("--stddev", o.stddev, "input standard deviation")
+      ->check(positive_number())
+      ->needs(mean);
   mean->needs("--stddev");
 }
 

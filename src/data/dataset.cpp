@@ -123,7 +123,12 @@ DeviceDataset::DeviceDataset(const ImageDataset& data, Device device, float mean
   }
   require_available(device_);
   std::vector<float> normalise(256);
-  for (int p = 0; p < 256; ++p) normalise[p] = (static_cast<float>(p) / 255.0f - mean) / stddev;
+  for (int p = 0; p < 256; ++p) {
+    normalise[p] = (static_cast<float>(p) / 255.0f - mean) / stddev;
+    KILN_CHECK(std::isfinite(normalise[p]), "the input normalisation (mean ", mean, ", stddev ",
+               stddev, ") maps pixel value ", p, " to ", normalise[p],
+               "; the stddev is too small (pixels are scaled to [0, 1]: a stddev near 0.3 is usual)");
+  }
   pixels_ = upload(data.images.pixels.data(), data.images.pixels.size(), device_);
   labels_ = upload(data.labels.data(), data.labels.size(), device_);
   normalise_ = upload(normalise.data(), normalise.size() * sizeof(float), device_);

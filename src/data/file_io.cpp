@@ -1,28 +1,56 @@
 #include "data/file_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "kiln/error.h"
 
 namespace kiln::data {
 
+namespace {
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+// Closes the descriptor on every path out of read_file.
+struct FileDescriptor {
+  int fd;
+  ~FileDescriptor() { ::close(fd); }
+};
+
+}  // namespace
+
 std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  KILN_CHECK(in, path, ": cannot open for reading (", std::strerror(errno), ")");
-  const std::streamoff size = in.tellg();
-  KILN_CHECK(size >= 0, path, ": cannot determine the file size (is it a directory?)");
-  std::vector<uint8_t> bytes(static_cast<std::size_t>(size));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  KILN_CHECK(in.gcount() == size, path, ": read error after ", in.gcount(), " of ", size,
-             " bytes");
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  const FileDescriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  KILN_CHECK(file.fd >= 0, path, ": cannot open for reading (", std::strerror(errno), ")");
+  struct stat info;
+  KILN_CHECK(::fstat(file.fd, &info) == 0, path, ": cannot stat (", std::strerror(errno), ")");
+  KILN_CHECK(S_ISREG(info.st_mode), path, " is ", file_kind(info.st_mode),
+             ", not a regular file; give the path of a file");
+  std::vector<uint8_t> bytes(static_cast<std::size_t>(info.st_size));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(file.fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    KILN_CHECK(n >= 0, path, ": read error after ", done, " of ", bytes.size(), " bytes (",
+               std::strerror(errno), ")");
+    KILN_CHECK(n > 0, path, ": the file shrank while being read (", done, " of ", bytes.size(),
+               " bytes)");
+    done += static_cast<std::size_t>(n);
+  }
   return bytes;
 }
 
@@ -43,12 +71,13 @@ struct Inflater {
 
 }  // namespace
 
-std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::string& path) {
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::string& path,
+                            std::size_t max_bytes, bool* more) {
   KILN_CHECK(compressed.size() < (1ull << 32), path, ": gzip files of 4 GiB or more are not supported");
   Inflater z;
   std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 18);
   std::size_t consumed = 0;
+  if (more) *more = false;
   while (consumed < compressed.size()) {
     if (!is_gzip(compressed.data() + consumed, compressed.size() - consumed)) {
       throw Error(detail::concat(path, ": trailing garbage at compressed byte offset ",
@@ -60,9 +89,17 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
     z.stream.avail_in = static_cast<uInt>(compressed.size() - consumed);
     int status = Z_OK;
     while (status != Z_STREAM_END) {
-      z.stream.next_out = chunk.data();
-      z.stream.avail_out = static_cast<uInt>(chunk.size());
+      // Inflates straight into `out`, growing it geometrically (4 KiB to 1 MiB per
+      // step) but never more than one byte past the cap, so a bomb cannot grow it.
+      const std::size_t room = max_bytes - std::min(max_bytes, out.size());
+      const std::size_t step = std::clamp<std::size_t>(out.size(), 4096, 1 << 20);
+      const std::size_t want = room < step ? room + 1 : step;
+      const std::size_t start = out.size();
+      out.resize(start + want);
+      z.stream.next_out = out.data() + start;
+      z.stream.avail_out = static_cast<uInt>(want);
       status = inflate(&z.stream, Z_NO_FLUSH);
+      out.resize(start + want - z.stream.avail_out);
       const std::size_t offset = compressed.size() - z.stream.avail_in;
       const bool starved = z.stream.avail_in == 0 && z.stream.avail_out > 0;
       if ((status == Z_OK || status == Z_BUF_ERROR) && starved) {
@@ -76,7 +113,12 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
                                    z.stream.msg ? "" : std::to_string(status),
                                    "); delete it and re-run scripts/fetch_data.sh"));
       }
-      out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - z.stream.avail_out));
+      if (out.size() > max_bytes) {
+        KILN_CHECK(more, path, ": decompresses to more than ", max_bytes, " bytes");
+        out.resize(max_bytes);
+        *more = true;
+        return out;
+      }
     }
     consumed = compressed.size() - z.stream.avail_in;
     inflateReset(&z.stream);
@@ -125,15 +167,6 @@ std::string directory_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Makes the rename itself durable; a file system that cannot fsync a directory
-// (some network ones) still has the data, so failure here is not an error.
-void sync_directory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::vector<ByteSpan>& chunks) {
@@ -161,6 +194,15 @@ void write_file_atomically(const std::string& path, const std::vector<ByteSpan>&
     throw_system_error(path, "renaming the temporary file over it");
   }
   sync_directory(directory_of(path));
+}
+
+// Makes the rename itself durable; a file system that cannot fsync a directory
+// (some network ones) still has the data, so failure here is not an error.
+void sync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
 }
 
 bool ends_with(const std::string& text, const std::string& suffix) {

@@ -9,7 +9,8 @@
 
 namespace kiln::data {
 
-// The bytes of `path`. Throws kiln::Error naming the file when it cannot be read.
+// The bytes of `path`. Throws kiln::Error naming the file when it cannot be read
+// or is not a regular file (a directory, a FIFO: never blocks on one).
 std::vector<uint8_t> read_file(const std::string& path);
 
 // True when `bytes` start with the gzip magic (1f 8b).
@@ -17,7 +18,11 @@ bool is_gzip(const uint8_t* bytes, std::size_t size);
 
 // Inflates one or more concatenated gzip members. A corrupt stream or bytes after
 // the last member throw kiln::Error naming `path` and the compressed byte offset.
-std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::string& path);
+// At most `max_bytes` are inflated (a gzip bomb is stopped there): with `more`
+// given, the first max_bytes are returned and *more says whether the stream holds
+// more; without it, a longer stream throws.
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::string& path,
+                            std::size_t max_bytes = SIZE_MAX, bool* more = nullptr);
 
 // A gzip stream (one member, mtime 0, so equal input gives equal bytes).
 std::vector<uint8_t> gzip(const std::vector<uint8_t>& bytes);
@@ -31,6 +36,10 @@ struct ByteSpan {
   std::size_t size;
 };
 void write_file_atomically(const std::string& path, const std::vector<ByteSpan>& chunks);
+
+// fsyncs a directory, making renames and new entries in it durable (best effort:
+// some network file systems cannot).
+void sync_directory(const std::string& dir);
 
 bool ends_with(const std::string& text, const std::string& suffix);
 

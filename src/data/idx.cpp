@@ -1,5 +1,7 @@
 #include "kiln/data/idx.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "data/file_io.h"
@@ -35,13 +37,43 @@ struct IdxContents {
   std::size_t data_offset = 0;
 };
 
+uint64_t header_bytes(int rank) { return 4 + 4 * static_cast<uint64_t>(rank); }
+
+// The data bytes the dimensions in `bytes` announce (saturating far above any real file).
+uint64_t announced_data(const std::vector<uint8_t>& bytes, int rank) {
+  uint64_t expected = 1;
+  for (int d = 0; d < rank; ++d) {
+    const uint32_t dim = read_be32(bytes.data() + 4 + 4 * d);
+    expected = expected > (uint64_t{1} << 40) ? expected : expected * dim;
+  }
+  return expected;
+}
+
+// A gzip file inflated no further than its header announces (plus a little, to
+// name trailing bytes): a small file claiming a small data set cannot inflate to
+// gigabytes (a gzip bomb).
+std::vector<uint8_t> inflate_idx(const std::vector<uint8_t>& compressed, const std::string& path,
+                                 int rank) {
+  constexpr uint64_t kTrailingShown = 4096;
+  bool more = false;
+  const std::vector<uint8_t> head = data::gunzip(compressed, path, header_bytes(rank), &more);
+  if (!more || head.size() < header_bytes(rank)) return data::gunzip(compressed, path);
+  const uint64_t cap = header_bytes(rank) + announced_data(head, rank) + kTrailingShown;
+  std::vector<uint8_t> bytes =
+      data::gunzip(compressed, path, static_cast<std::size_t>(std::min<uint64_t>(cap, SIZE_MAX)), &more);
+  KILN_CHECK(!more, path, ": the decompressed data goes on past byte offset ", cap,
+             ", more than its header's dimensions announce (", cap - kTrailingShown,
+             " bytes); decompression stopped there (a damaged file or a gzip bomb)", kFix);
+  return bytes;
+}
+
 IdxContents read_idx(const std::string& path, uint32_t expected_magic, int rank) {
   IdxContents idx;
   idx.bytes = data::read_file(path);
   const bool gz = data::is_gzip(idx.bytes.data(), idx.bytes.size());
-  if (gz) idx.bytes = data::gunzip(idx.bytes, path);
+  if (gz) idx.bytes = inflate_idx(idx.bytes, path, rank);
   const char* where = gz ? " of the decompressed data" : "";
-  const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
+  const std::size_t header = header_bytes(rank);
   KILN_CHECK(idx.bytes.size() >= 4, path, ": truncated header: ", idx.bytes.size(),
              " bytes, too short for the 4-byte magic", kFix);
   const uint32_t magic = read_be32(idx.bytes.data());
@@ -54,16 +86,14 @@ IdxContents read_idx(const std::string& path, uint32_t expected_magic, int rank)
   }
   KILN_CHECK(idx.bytes.size() >= header, path, ": truncated header: ", idx.bytes.size(),
              " bytes, an IDX file of rank ", rank, " needs a ", header, "-byte header", kFix);
-  uint64_t expected_data = 1;
   for (int d = 0; d < rank; ++d) {
     const std::size_t offset = 4 + 4 * static_cast<std::size_t>(d);
     const uint32_t dim = read_be32(idx.bytes.data() + offset);
     KILN_CHECK(dim > 0 || d == 0, path, ": dimension ", d, " at byte offset ", offset, where,
                " is 0", kFix);
     idx.dims.push_back(dim);
-    // Each factor is < 2^32; stop multiplying once the product exceeds any real file.
-    if (expected_data <= (uint64_t{1} << 40)) expected_data *= dim;
   }
+  const uint64_t expected_data = announced_data(idx.bytes, rank);
   idx.data_offset = header;
   const uint64_t present = idx.bytes.size() - header;
   if (present < expected_data) {

@@ -1,6 +1,9 @@
 #include "kiln/graph/graph.h"
 
 #include <algorithm>
+#include <functional>
+#include <iomanip>
+#include <queue>
 #include <sstream>
 
 #include "kiln/error.h"
@@ -44,11 +47,58 @@ std::string join_names(const Range& items, Name name) {
   return out.str();
 }
 
+// Valid UTF-8 without control characters: layer names become tensor names in
+// the JSON header of a safetensors checkpoint.
+bool is_printable_utf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : -1;
+    if (extra < 0 || (extra == 0 && (c < 0x20 || c == 0x7f))) return false;
+    if (extra > 0 && i + static_cast<std::size_t>(extra) >= text.size()) return false;  // cut short
+    uint32_t code = extra == 0 ? c : c & (0x3f >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    static const uint32_t kMinimum[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return true;
+}
+
+std::string hex_bytes(const std::string& text) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < text.size() && i < 16; ++i) {
+    out << (i ? " " : "") << std::hex << std::setw(2) << std::setfill('0')
+        << static_cast<int>(static_cast<unsigned char>(text[i]));
+  }
+  return out.str() + (text.size() > 16 ? " ..." : "");
+}
+
+// The values of one sample a layer may produce: 2^28 floats (1 GiB). Beyond it a
+// model file has a typo (a huge padding or stride product), not a real layer.
+constexpr int64_t kMaxSampleValues = int64_t{1} << 28;
+
+void check_sample_size(const Shape& shape, const std::string& layer) {
+  int64_t values = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) {
+    KILN_CHECK(shape[d] >= 0 && (shape[d] == 0 || values <= kMaxSampleValues / shape[d]), layer,
+               ": its output ", shape_str(shape), " holds more than ", kMaxSampleValues,
+               " values per sample; check its kernel, padding, stride and sizes");
+    values *= shape[d];
+  }
+}
+
 }  // namespace
 
 void Graph::add(std::unique_ptr<Layer> layer) {
   KILN_CHECK(!built_, "cannot add ", describe(*layer), ": the graph is already built");
   KILN_CHECK(!layer->name().empty(), "a ", layer->type(), " layer has no name");
+  KILN_CHECK(is_printable_utf8(layer->name()), "a ", layer->type(), " layer's name is not ",
+             "printable UTF-8 (bytes ", hex_bytes(layer->name()), "); checkpoints name tensors ",
+             "after their layers: use letters, digits, '_' or '-'");
   KILN_CHECK(!by_name_.count(layer->name()), "two layers are named '", layer->name(),
              "'; layer names must be unique");
   auto node = std::make_unique<Node>();
@@ -100,35 +150,36 @@ void Graph::build() {
   built_ = true;
 }
 
-// Kahn's algorithm; among ready layers the one added first goes first, so a
-// sequential model file runs in file order.
+// Kahn's algorithm; among ready layers the one added first goes first (a heap of
+// insertion indices), so a sequential model file runs in file order.
+// O((layers + edges) log layers).
 void Graph::sort_topologically() {
-  std::map<Node*, int> waiting;
-  for (auto& n : nodes_) waiting[n.get()] = static_cast<int>(n->inputs.size());
-  std::vector<bool> done(nodes_.size(), false);
-  while (sorted_.size() < nodes_.size()) {
-    bool progressed = false;
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      Node* n = nodes_[i].get();
-      if (done[i] || waiting[n] > 0) continue;
-      done[i] = true;
-      sorted_.push_back(n);
-      order_.push_back(n->layer.get());
-      for (auto& m : nodes_) {
-        for (Node* in : m->inputs) waiting[m.get()] -= in == n ? 1 : 0;
-      }
-      progressed = true;
-      break;
-    }
-    if (!progressed) {
-      std::vector<std::string> cycle;
-      for (size_t i = 0; i < nodes_.size(); ++i) {
-        if (!done[i]) cycle.push_back(nodes_[i]->layer->name());
-      }
-      throw Error("the layers " + join_names(cycle, [](auto& s) { return s; }) +
-                  " form a cycle: a model must be a directed acyclic graph");
+  std::map<const Node*, std::size_t> index;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) index[nodes_[i].get()] = i;
+  std::vector<std::vector<std::size_t>> consumers(nodes_.size());
+  std::vector<std::size_t> waiting(nodes_.size());
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    waiting[i] = nodes_[i]->inputs.size();
+    for (const Node* in : nodes_[i]->inputs) consumers[index.at(in)].push_back(i);
+    if (waiting[i] == 0) ready.push(i);
+  }
+  while (!ready.empty()) {
+    const std::size_t i = ready.top();
+    ready.pop();
+    sorted_.push_back(nodes_[i].get());
+    order_.push_back(nodes_[i]->layer.get());
+    for (std::size_t c : consumers[i]) {
+      if (--waiting[c] == 0) ready.push(c);
     }
   }
+  if (sorted_.size() == nodes_.size()) return;
+  std::vector<std::string> cycle;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (waiting[i] > 0) cycle.push_back(nodes_[i]->layer->name());
+  }
+  throw Error("the layers " + join_names(cycle, [](auto& s) { return s; }) +
+              " form a cycle (or depend on one): a model must be a directed acyclic graph");
 }
 
 void Graph::infer_shapes(int64_t batch, int64_t steps) {
@@ -137,6 +188,7 @@ void Graph::infer_shapes(int64_t batch, int64_t steps) {
     if (is_input_layer(layer)) {
       n->shape = is_sequence_input(layer) ? Shape{steps, batch} : Shape{batch};
       for (int64_t d : input_sample_shape(layer)) n->shape.push_back(d);
+      check_sample_size(n->shape, describe(layer));
       continue;
     }
     std::vector<Shape> in;
@@ -150,6 +202,7 @@ void Graph::infer_shapes(int64_t batch, int64_t steps) {
       }
       throw Error(describe(layer) + ": " + e.what() + " [inputs: " + inputs.str() + "]");
     }
+    check_sample_size(n->shape, describe(layer));
   }
 }
 

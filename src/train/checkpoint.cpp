@@ -1,5 +1,7 @@
 #include "kiln/train/checkpoint.h"
 
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 
 #include "kiln/data/safetensors.h"
@@ -14,8 +16,19 @@ const char* kStateFormat = "kiln-train-state-1";
 std::string meta(const SafetensorsFile& file, const std::string& key, const std::string& path) {
   const auto it = file.metadata.find(key);
   KILN_CHECK(it != file.metadata.end(), path, ": metadata '", key, "' is missing; is this a ",
-             "kiln optimizer.safetensors?");
+             "file of a kiln checkpoint?");
   return it->second;
+}
+
+// The file's metadata `key` must equal `expected`: the two files of a checkpoint
+// and its record agree, or the directory was mixed up.
+void expect_meta(const SafetensorsFile& file, const std::string& key, const std::string& expected,
+                 const std::string& path) {
+  const std::string value = meta(file, key, path);
+  KILN_CHECK(value == expected, path, ": metadata ", key, " is '", value, "' but the checkpoint ",
+             "record says '", expected, "': the files of this checkpoint do not belong together ",
+             "(copied or edited by hand?). Restore the run directory, or start a new run with ",
+             "--out NEW_DIR --init <a model.safetensors you trust>");
 }
 
 // Copies each named tensor of `file` into its destination, checking that the
@@ -36,65 +49,101 @@ void restore(const std::string& path, SafetensorsFile& file,
   }
 }
 
-}  // namespace
-
-std::string weights_path(const std::string& run_dir) { return run_dir + "/model.safetensors"; }
-std::string optimizer_path(const std::string& run_dir) {
-  return run_dir + "/optimizer.safetensors";
+void check_finite(const std::string& path, const std::string& name, const Tensor& t) {
+  const std::vector<float> values = t.to_vector();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    KILN_CHECK(std::isfinite(values[i]), path, ": tensor '", name, "' holds ", values[i],
+               " at element ", i, "; weights must be finite (the file comes from a run that ",
+               "diverged, or is damaged)");
+  }
 }
 
-void save_checkpoint(const std::string& run_dir, graph::Graph& graph, Optimizer& optimizer,
-                     const RunState& state, const std::map<std::string, std::string>& metadata) {
-  std::filesystem::create_directories(run_dir);
+template <class T>
+bool parse_whole(const std::string& text, T& value) {
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  return error == std::errc() && stop == end && !text.empty();
+}
+
+std::string checkpoint_tag(int64_t number) { return std::to_string(number); }
+
+}  // namespace
+
+int64_t parse_integer(const std::string& text, int64_t min, int64_t max, const std::string& where) {
+  int64_t value = 0;
+  KILN_CHECK(parse_whole(text, value) && value >= min && value <= max, where, ": '", text,
+             "' is not an integer in [", min, ", ", max, "]");
+  return value;
+}
+
+uint64_t parse_unsigned(const std::string& text, const std::string& where) {
+  uint64_t value = 0;
+  KILN_CHECK(parse_whole(text, value), where, ": '", text,
+             "' is not an integer in [0, 18446744073709551615]");
+  return value;
+}
+
+float parse_float(const std::string& text, const std::string& where) {
+  float value = 0;
+  KILN_CHECK(parse_whole(text, value) && std::isfinite(value), where, ": '", text,
+             "' is not a finite number");
+  return value;
+}
+
+void write_checkpoint_files(const std::string& dir, int64_t number, graph::Graph& graph,
+                            Optimizer& optimizer, const RunState& state,
+                            const std::map<std::string, std::string>& metadata) {
   std::vector<NamedTensor> weights;
   for (graph::Param* p : graph.params()) weights.push_back({p->name, &p->value});
   std::map<std::string, std::string> weight_meta = metadata;
   weight_meta["format"] = "pt";  // what safetensors.torch expects
-  save_safetensors(weights_path(run_dir), weights, weight_meta);
+  weight_meta["kiln.checkpoint"] = checkpoint_tag(number);
+  weight_meta["kiln.step"] = std::to_string(state.step);
+  save_safetensors(dir + "/model.safetensors", weights, weight_meta);
 
   std::vector<NamedTensor> moments;
   for (const StateTensor& s : optimizer.state()) moments.push_back({s.name, s.tensor});
-  save_safetensors(optimizer_path(run_dir), moments,
+  save_safetensors(dir + "/optimizer.safetensors", moments,
                    {{"kiln.format", kStateFormat},
+                    {"kiln.checkpoint", checkpoint_tag(number)},
                     {"kiln.step", std::to_string(state.step)},
                     {"kiln.epoch", std::to_string(state.epoch)},
                     {"kiln.seed", std::to_string(state.seed)},
                     {"kiln.optimizer", optimizer_name(optimizer.config().kind)}});
 }
 
-RunState read_run_state(const std::string& run_dir) {
-  const std::string path = optimizer_path(run_dir);
-  KILN_CHECK(std::filesystem::exists(path), "cannot resume from '", run_dir, "': ", path,
-             " does not exist (a run directory holds one after its first epoch)");
-  const SafetensorsFile file = load_safetensors(path, Device::cpu());
+void read_checkpoint_files(const std::string& dir, int64_t number, const RunState& state,
+                           graph::Graph& graph, Optimizer& optimizer) {
+  KILN_CHECK(state.optimizer == optimizer_name(optimizer.config().kind), "cannot resume from '",
+             dir, "': it was trained with --optimizer ", state.optimizer, ", not ",
+             optimizer_name(optimizer.config().kind));
+  const std::string model_path = dir + "/model.safetensors";
+  const auto model_meta = load_weights(model_path, graph);
+  SafetensorsFile model{{}, model_meta};
+  expect_meta(model, "kiln.checkpoint", checkpoint_tag(number), model_path);
+  expect_meta(model, "kiln.step", std::to_string(state.step), model_path);
+
+  const std::string path = dir + "/optimizer.safetensors";
+  KILN_CHECK(std::filesystem::exists(path), path, " does not exist: the checkpoint is incomplete ",
+             "(edited by hand?); start a new run with --out NEW_DIR --init ", model_path);
+  SafetensorsFile file = load_safetensors(path, optimizer.squared_norm().device());
   KILN_CHECK(meta(file, "kiln.format", path) == kStateFormat, path, ": unknown format '",
              meta(file, "kiln.format", path), "'");
-  RunState s;
-  s.epoch = std::stoi(meta(file, "kiln.epoch", path));
-  s.step = std::stoll(meta(file, "kiln.step", path));
-  s.seed = std::stoull(meta(file, "kiln.seed", path));
-  s.optimizer = meta(file, "kiln.optimizer", path);
-  return s;
-}
-
-RunState load_checkpoint(const std::string& run_dir, graph::Graph& graph, Optimizer& optimizer) {
-  const RunState s = read_run_state(run_dir);
-  KILN_CHECK(s.optimizer == optimizer_name(optimizer.config().kind), "cannot resume from '",
-             run_dir, "': it was trained with --optimizer ", s.optimizer, ", not ",
-             optimizer_name(optimizer.config().kind));
-  load_weights(weights_path(run_dir), graph);
-  const std::string path = optimizer_path(run_dir);
-  SafetensorsFile file = load_safetensors(path, optimizer.squared_norm().device());
+  expect_meta(file, "kiln.checkpoint", checkpoint_tag(number), path);
+  expect_meta(file, "kiln.step", std::to_string(state.step), path);
+  expect_meta(file, "kiln.epoch", std::to_string(state.epoch), path);
+  expect_meta(file, "kiln.seed", std::to_string(state.seed), path);
+  expect_meta(file, "kiln.optimizer", state.optimizer, path);
   std::map<std::string, Tensor*> destinations;
   for (const StateTensor& t : optimizer.state()) destinations[t.name] = t.tensor;
   restore(path, file, destinations, "optimizer state");
-  optimizer.set_steps(s.step);
-  return s;
+  optimizer.set_steps(state.step);
 }
 
 std::map<std::string, std::string> load_weights(const std::string& path, graph::Graph& graph) {
   KILN_CHECK(std::filesystem::exists(path), "weights file '", path, "' does not exist");
-  SafetensorsFile file = load_safetensors(path, graph.device());
+  SafetensorsFile file = load_safetensors(path, Device::cpu());
+  for (const auto& [name, tensor] : file.tensors) check_finite(path, name, tensor);
   std::map<std::string, Tensor*> destinations;
   for (graph::Param* p : graph.params()) destinations[p->name] = &p->value;
   restore(path, file, destinations, "parameter");

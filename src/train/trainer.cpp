@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -78,27 +77,68 @@ EvalResult evaluate(graph::Graph& graph, BatchSource& data, int64_t batch_size) 
   return r;
 }
 
+namespace {
+
+void check_range(const char* flag, double value, double low, double high, bool open_low,
+                 bool open_high) {
+  const bool ok = std::isfinite(value) && (open_low ? value > low : value >= low) &&
+                  (open_high ? value < high : value <= high);
+  KILN_CHECK(ok, flag, " must be a finite number in ", open_low ? "(" : "[", low, ", ", high,
+             open_high ? ")" : "]", ", got ", value);
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  KILN_CHECK(c.epochs > 0, "--epochs must be positive, got ", c.epochs);
+  KILN_CHECK(c.batch_size > 0, "--batch-size must be positive, got ", c.batch_size);
+  KILN_CHECK(c.log_every > 0, "--log-every must be positive, got ", c.log_every);
+  const double inf = HUGE_VAL;
+  check_range("--lr", c.schedule.base_lr, 0, inf, true, true);
+  check_range("--lr-gamma", c.schedule.gamma, 0, inf, true, true);
+  KILN_CHECK(c.schedule.step_epochs > 0, "--lr-step-epochs must be positive, got ",
+             c.schedule.step_epochs);
+  check_range("--momentum", c.optimizer.momentum, 0, 1, false, true);
+  check_range("--weight-decay", c.optimizer.weight_decay, 0, inf, false, true);
+  check_range("--beta1", c.optimizer.beta1, 0, 1, false, true);
+  check_range("--beta2", c.optimizer.beta2, 0, 1, false, true);
+  check_range("--clip-norm", c.optimizer.clip_norm, 0, inf, false, true);
+}
+
 Trainer::Trainer(graph::Graph& graph, const TrainConfig& config)
     : graph_(graph),
-      config_(config),
+      config_((validate(config), config)),
       optimizer_(config.optimizer, graph.params(), graph.device()) {
-  KILN_CHECK(config.epochs > 0, "--epochs must be positive, got ", config.epochs);
-  KILN_CHECK(config.batch_size > 0, "--batch-size must be positive, got ", config.batch_size);
-  KILN_CHECK(config.log_every > 0, "--log-every must be positive, got ", config.log_every);
   KILN_CHECK(config.seed == graph.options().seed, "the trainer's seed ", config.seed,
              " differs from the graph's ", graph.options().seed);
   const HeadNames h = head_names(graph);
   images_ = h.images, labels_ = h.labels, logits_ = h.logits, loss_ = h.loss;
   loss_sum_ = Tensor::zeros({1}, graph.device());
   correct_ = Tensor::zeros({1}, graph.device());
+  if (!config.run_dir.empty()) run_ = std::make_unique<RunDirectory>(config.run_dir);
 }
 
 void Trainer::resume(const std::string& run_dir) {
-  const RunState s = load_checkpoint(run_dir, graph_, optimizer_);
+  KILN_CHECK(run_ && run_dir == config_.run_dir, "resume('", run_dir,
+             "'): the trainer's run directory is '", config_.run_dir, "'");
+  const RunState s = run_->resume(graph_, optimizer_);
   KILN_CHECK(s.seed == config_.seed, "cannot resume '", run_dir, "' with seed ", config_.seed,
              ": it was trained with --seed ", s.seed);
+  KILN_CHECK(s.batch_in_epoch == 0 || s.batch_size == config_.batch_size, "cannot resume '",
+             run_dir, "' with --batch-size ", config_.batch_size, ": it stopped in the middle of ",
+             "epoch ", s.epoch + 1, " after ", s.batch_in_epoch, " batches of ", s.batch_size,
+             "; resume with --batch-size ", s.batch_size);
   step_ = s.step;
   epochs_done_ = s.epoch;
+  resume_batch_ = s.batch_in_epoch;
+  resume_progress_ = s.progress;
+  started_ = true;
+}
+
+void Trainer::start() {
+  KILN_CHECK(!started_, "the trainer's run has already started");
+  if (run_) run_->start_new();
+  started_ = true;
 }
 
 void Trainer::log(int epoch, int64_t step_in_epoch, int64_t steps_per_epoch, double seconds,
@@ -150,17 +190,50 @@ void Trainer::log(int epoch, int64_t step_in_epoch, int64_t steps_per_epoch, dou
   std::fflush(stderr);
 }
 
-EpochRecord Trainer::run_epoch(BatchSource& train, int epoch) {
+void Trainer::restore_progress(const EpochProgress& p) {
+  epoch_loss_ = p.loss;
+  epoch_correct_ = p.correct;
+  epoch_images_ = p.images;
+  interval_images_ = p.interval_images;
+  ops::fill(loss_sum_, p.device_loss);
+  ops::fill(correct_, p.device_correct);
+}
+
+EpochProgress Trainer::progress() {
+  return {epoch_loss_, epoch_correct_, epoch_images_, interval_images_,
+          static_cast<float>(read_scalar(loss_sum_)), static_cast<float>(read_scalar(correct_))};
+}
+
+void Trainer::commit(int epochs_done, int64_t batch_in_epoch, const EpochProgress& progress) {
+  if (!run_) return;
+  RunState state;
+  state.epoch = epochs_done;
+  state.step = step_;
+  state.batch_in_epoch = batch_in_epoch;
+  state.batch_size = config_.batch_size;
+  state.seed = config_.seed;
+  state.optimizer = optimizer_name(config_.optimizer.kind);
+  state.progress = progress;
+  run_->commit(graph_, optimizer_, state, config_.metadata);
+}
+
+std::optional<EpochRecord> Trainer::run_epoch(BatchSource& train, int epoch) {
   const int64_t n = train.size();
   const int64_t steps_per_epoch = (n + config_.batch_size - 1) / config_.batch_size;
-  epoch_loss_ = epoch_correct_ = 0;
-  epoch_images_ = interval_images_ = 0;
-  ops::fill(loss_sum_, 0.0f);
-  ops::fill(correct_, 0.0f);
+  int64_t step_in_epoch = resume_batch_;
+  restore_progress(resume_batch_ > 0 ? resume_progress_ : EpochProgress{});
+  resume_batch_ = 0;
   train.shuffle(config_.seed, epoch - 1);
   const auto start = Clock::now();
-  int64_t step_in_epoch = 0;
-  for (int64_t first = 0; first < n; first += config_.batch_size) {
+  for (int64_t first = step_in_epoch * config_.batch_size; first < n; first += config_.batch_size) {
+    if (stop_now()) {
+      const EpochProgress p = progress();
+      KILN_CHECK(std::isfinite(p.device_loss), "training diverged: the training loss is not ",
+                 "finite at step ", step_, "; no checkpoint was written for the stop");
+      check_finite_weights(epoch);
+      commit(epoch - 1, step_in_epoch, p);
+      return std::nullopt;
+    }
     const int64_t batch = std::min(config_.batch_size, n - first);
     graph_.set_batch(batch);
     train.gather(first, graph_.input(images_), graph_.input(labels_));
@@ -197,38 +270,50 @@ void Trainer::check_finite_weights(int epoch) {
              " was left untouched. Try a lower --lr or gradient clipping (--clip-norm 1).");
 }
 
+void Trainer::write_metrics(const EpochRecord& r, bool with_test) {
+  nlohmann::json j = {{"epoch", r.epoch},
+                      {"step", r.step},
+                      {"train_loss", r.train_loss},
+                      {"train_accuracy", r.train_accuracy},
+                      {"images_per_second", r.images_per_second},
+                      {"seconds", r.seconds},
+                      {"lr", config_.schedule.at(step_ - 1, r.epoch - 1)}};
+  if (with_test) {
+    j["test_loss"] = r.test_loss;
+    j["test_accuracy"] = r.test_accuracy;
+  }
+  run_->append_metrics(j.dump());
+}
+
 std::vector<EpochRecord> Trainer::fit(BatchSource& train, BatchSource* test) {
   KILN_CHECK(train.size() > 0, "the training set is empty");
+  if (!started_) start();
+  interrupted_ = false;
   const int64_t steps_per_epoch = (train.size() + config_.batch_size - 1) / config_.batch_size;
   config_.schedule.total_steps = steps_per_epoch * config_.epochs;
   std::vector<EpochRecord> records;
   for (int epoch = epochs_done_ + 1; epoch <= config_.epochs; ++epoch) {
     const auto start = Clock::now();
-    EpochRecord r = run_epoch(train, epoch);
+    std::optional<EpochRecord> record = run_epoch(train, epoch);
+    if (!record) {
+      interrupted_ = true;
+      break;
+    }
+    EpochRecord& r = *record;
     if (test) {
       const EvalResult e = evaluate(graph_, *test, config_.batch_size);
+      KILN_CHECK(std::isfinite(e.loss), "the test loss after epoch ", epoch, " is ", e.loss,
+                 " although the training loss is finite: the test images give non-finite ",
+                 "inputs or activations (check the input normalisation)");
       r.test_loss = e.loss;
       r.test_accuracy = e.accuracy;
     }
     r.seconds = seconds_since(start);
     check_finite_weights(epoch);
     epochs_done_ = epoch;
-    if (!config_.run_dir.empty()) {
-      save_checkpoint(config_.run_dir, graph_, optimizer_,
-                      {epoch, step_, config_.seed, optimizer_name(config_.optimizer.kind)},
-                      config_.metadata);
-      nlohmann::json j = {{"epoch", r.epoch},
-                          {"step", r.step},
-                          {"train_loss", r.train_loss},
-                          {"train_accuracy", r.train_accuracy},
-                          {"images_per_second", r.images_per_second},
-                          {"seconds", r.seconds},
-                          {"lr", config_.schedule.at(step_ - 1, epoch - 1)}};
-      if (test) {
-        j["test_loss"] = r.test_loss;
-        j["test_accuracy"] = r.test_accuracy;
-      }
-      std::ofstream(config_.run_dir + "/metrics.jsonl", std::ios::app) << j.dump() << "\n";
+    if (run_) {
+      write_metrics(r, test != nullptr);  // before the commit: see run_dir.h
+      commit(epoch, 0, {});
     }
     if (config_.progress) {
       std::fprintf(stderr, "epoch %d/%d  train loss %.4f  acc %.2f%%", epoch, config_.epochs,
@@ -240,6 +325,10 @@ std::vector<EpochRecord> Trainer::fit(BatchSource& train, BatchSource* test) {
     }
     records.push_back(r);
     if (on_epoch && !on_epoch(r)) break;
+    if (epoch < config_.epochs && stop_now()) {
+      interrupted_ = true;
+      break;
+    }
   }
   return records;
 }

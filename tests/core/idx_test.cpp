@@ -2,6 +2,9 @@
 #include "kiln/data/idx.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
 
 #include "core/temp_dir.h"
 #include "data/file_io.h"
@@ -198,6 +201,32 @@ TEST(Idx, WriterRejectsInconsistentImages) {
   EXPECT_TRUE(throws_error_with([&] { write_idx_images(dir.file("x"), images); },
                                 {dir.file("x"), "2 images of 3x3", "17 pixels"}));
   EXPECT_FALSE(std::filesystem::exists(dir.file("x")));
+}
+
+// 1 GB of zeros in ~1 MB of concatenated gzip members behind a header that
+// announces 10 labels: inflation stops a few KB past the announced size.
+TEST(Idx, GzipBombStopsAtTheSizeTheHeaderAnnounces) {
+  TempDir dir;
+  const std::string path = dir.file("labels.gz");
+  std::vector<uint8_t> bytes = data::gzip({0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0});
+  const std::vector<uint8_t> zeros = data::gzip(std::vector<uint8_t>(1 << 20, 0));
+  for (int i = 0; i < 1024; ++i) bytes.insert(bytes.end(), zeros.begin(), zeros.end());
+  write_bytes(path, bytes);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(throws_error_with([&] { read_idx_labels(path); },
+                                {path, "past byte offset 4114", "announce (18 bytes)", "gzip bomb"}));
+  // Inflating the whole gigabyte takes seconds; stopping early, milliseconds.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
+}
+
+TEST(Idx, DirectoriesAndFifosAreNotFiles) {
+  TempDir dir;
+  EXPECT_TRUE(throws_error_with([&] { read_idx_images(dir.path()); },
+                                {dir.path(), "is a directory", "not a regular file"}));
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Without O_NONBLOCK this would wait forever for a writer.
+  EXPECT_TRUE(throws_error_with([&] { read_idx_labels(fifo); }, {fifo, "is a FIFO"}));
 }
 
 }  // namespace

@@ -4,18 +4,23 @@
 // correct count into device scalars; the host reads them only every log_every
 // steps and at the end of an epoch, never inside a step. After each epoch it
 // evaluates on the test set, appends one JSON object to RUN_DIR/metrics.jsonl and
-// writes the checkpoint (kiln/train/checkpoint.h). A non-finite loss or weight
-// stops training with an Error and leaves the last good checkpoint untouched.
+// commits the checkpoint (kiln/train/run_dir.h). A non-finite loss or weight
+// stops training with an Error and leaves the last good checkpoint untouched. A
+// stop request (a signal) is honoured at the next step boundary: the trainer
+// commits a checkpoint there that resume() continues exactly.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kiln/graph/graph.h"
 #include "kiln/train/optimizer.h"
+#include "kiln/train/run_dir.h"
 #include "kiln/train/schedule.h"
 
 namespace kiln::train {
@@ -54,7 +59,7 @@ struct TrainConfig {
   int log_every = 100;  // steps between host reads of the metrics
   OptimizerConfig optimizer;
   Schedule schedule;
-  std::string run_dir;  // checkpoints and metrics.jsonl; empty: none written
+  std::string run_dir;  // checkpoints and metrics.jsonl (locked); empty: none written
   std::map<std::string, std::string> metadata;  // stored with the weights
   bool progress = true;  // the progress line on stderr
 };
@@ -75,14 +80,29 @@ struct EpochRecord {
 // natural order; one host read at the end.
 EvalResult evaluate(graph::Graph& graph, BatchSource& data, int64_t batch_size);
 
+// Throws an Error naming the flag and the value for settings that cannot train
+// (a negative or NaN --lr, --lr-step-epochs 0, a momentum of 1, ...).
+void validate(const TrainConfig& config);
+
 class Trainer {
  public:
+  // Validates the configuration; with a run directory, opens and locks it.
   Trainer(graph::Graph& graph, const TrainConfig& config);
 
-  // Continues the run in `run_dir`: weights, optimiser state, epoch and step.
+  // Continues the run in `run_dir` (the configuration's): weights, optimiser
+  // state, epoch, step and, after a stop mid-epoch, the position in the epoch.
   void resume(const std::string& run_dir);
-  // Trains the remaining epochs; `test` may be null (no evaluation).
+  // Starts a new run in the configuration's run directory: refuses one that
+  // holds a checkpoint. fit() calls it unless resume() or start() came first.
+  void start();
+  // Trains the remaining epochs; `test` may be null (no evaluation). Returns
+  // early, after committing a checkpoint, when stop_requested says so.
   std::vector<EpochRecord> fit(BatchSource& train, BatchSource* test);
+
+  // Asked before every step and after every epoch; true stops training there.
+  std::function<bool()> stop_requested;
+  // Whether the last fit() stopped on request (with its checkpoint committed).
+  bool interrupted() const { return interrupted_; }
 
   // Called at every metrics read with the step count and the mean training loss
   // of the steps since the previous read.
@@ -96,7 +116,13 @@ class Trainer {
   int epochs_done() const { return epochs_done_; }
 
  private:
-  EpochRecord run_epoch(BatchSource& train, int epoch);
+  // The epoch's record, or nothing when a stop request ended it early.
+  std::optional<EpochRecord> run_epoch(BatchSource& train, int epoch);
+  void restore_progress(const EpochProgress& p);
+  EpochProgress progress();
+  void commit(int epochs_done, int64_t batch_in_epoch, const EpochProgress& progress);
+  void write_metrics(const EpochRecord& r, bool with_test);
+  bool stop_now() const { return stop_requested && stop_requested(); }
   void log(int epoch, int64_t step_in_epoch, int64_t steps_per_epoch, double seconds,
            int64_t images, bool final_line);
   void check_finite_weights(int epoch);
@@ -105,12 +131,15 @@ class Trainer {
   TrainConfig config_;
   Optimizer optimizer_;
   std::string images_, labels_, logits_, loss_;
+  std::unique_ptr<RunDirectory> run_;
   Tensor loss_sum_, correct_;  // device accumulators since the last read
-  double interval_loss_ = 0;   // host sums of the reads in this epoch
-  double epoch_loss_ = 0, epoch_correct_ = 0;
+  double epoch_loss_ = 0, epoch_correct_ = 0;  // host sums of the reads in this epoch
   int64_t interval_images_ = 0, epoch_images_ = 0;
   int64_t step_ = 0;
   int epochs_done_ = 0;
+  int64_t resume_batch_ = 0;  // batches of the next epoch trained before a stop
+  EpochProgress resume_progress_;
+  bool started_ = false, interrupted_ = false;
 };
 
 }  // namespace kiln::train

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The test suites built with AddressSanitizer and UBSan (g++; cpu and simt
+# devices, no nvcc), as CI's second stage. Usage: scripts/test_sanitizers.sh [BUILD_DIR]
+# The emulator's fibers (Boost.Context fcontext) switch stacks behind ASan's back
+# and Debian's Boost carries no ASan fiber annotations for fcontext, so the simt
+# cases and the emulator suite are skipped here (they run in scripts/test.sh,
+# and under ThreadSanitizer in simt_race_tsan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-asan}
+jobs=$(nproc)
+
+bash scripts/install_deps.sh
+mkdir -p "$build"
+if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF -DKILN_SANITIZE=ON \
+     -DKILN_TSAN_TESTS=OFF -DKILN_FUZZ=OFF >"$build/configure.log" 2>&1; then
+  cat "$build/configure.log" >&2
+  exit 1
+fi
+echo "test_sanitizers: building in $build with $jobs jobs (ASan + UBSan)"
+cmake --build "$build" -j "$jobs" --target kiln_core_tests kiln_train_tests kiln_op_tests kiln_cli idx_subset
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+skip='-*simt*:*Simt*:LeNetParity*'
+echo "test_sanitizers: skipping the simt cases ($skip): the emulator's fibers are not annotated for ASan"
+for suite in kiln_core_tests kiln_train_tests kiln_op_tests; do
+  echo "test_sanitizers: $suite"
+  "$build/tests/$suite" --gtest_filter="$skip" --gtest_brief=1
+done
+echo "test_sanitizers: cli_bad_input"
+bash tests/cli/bad_input.sh "$build/kiln" "$build/tests/idx_subset" "${KILN_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}" \
+  "$build/tests/bad_input" models
+echo "test_sanitizers: no ASan or UBSan reports"
+
+# The readers' libFuzzer harnesses (clang; tests/fuzz), in a tree without nvcc and
+# without g++'s sanitizers: 30 s each from seeds written from the real files.
+fuzz_build="$build-fuzz"
+mkdir -p "$fuzz_build"
+if ! cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF \
+     -DKILN_TSAN_TESTS=OFF -DKILN_FUZZ=ON >"$fuzz_build/configure.log" 2>&1; then
+  cat "$fuzz_build/configure.log" >&2
+  exit 1
+fi
+echo "test_sanitizers: building the fuzz harnesses in $fuzz_build"
+cmake --build "$fuzz_build" -j "$jobs" --target fuzz_seeds fuzz_idx_harness fuzz_idx_gzip_harness \
+  fuzz_safetensors_harness fuzz_model_yaml_harness
+status=0
+ctest --test-dir "$fuzz_build" -L fuzz --output-on-failure -j "$jobs" -V >"$fuzz_build/fuzz.log" 2>&1 ||
+  status=$?
+grep -E 'no findings|found a problem' "$fuzz_build/fuzz.log" | sed -E 's/^[0-9]+: //' || true
+if ((status)); then
+  tail -n 80 "$fuzz_build/fuzz.log" >&2
+  echo "test_sanitizers: a fuzz harness found a problem (inputs under $fuzz_build/tests/fuzz/work)" >&2
+  exit 1
+fi
+echo "test_sanitizers: no fuzz findings"

@@ -41,8 +41,11 @@ void gemm_parallel(Transpose trans_a, Transpose trans_b, int m, int n, int k, fl
   const bool cut_columns = n >= m;
   const int extent = cut_columns ? n : m;
   const int64_t wanted = std::clamp<int64_t>(work / kSliceMultiplyAdds, 1, kMaxSlices);
+  // Rounded up to whole tiles: rounding down cut even a tiny GEMM (wanted = 1) in two when
+  // its extent was not a multiple of 16, and woke a thread team for a microsecond of work.
+  const int64_t per_slice = (extent + wanted - 1) / wanted;
   const int width = static_cast<int>(
-      std::max<int64_t>(kSliceAlign, (extent + wanted - 1) / wanted / kSliceAlign * kSliceAlign));
+      std::max<int64_t>(kSliceAlign, (per_slice + kSliceAlign - 1) / kSliceAlign * kSliceAlign));
   const int slices = (extent + width - 1) / width;
   if (slices <= 1) {
     cblas_sgemm(CblasColMajor, cblas_op(trans_a), cblas_op(trans_b), m, n, k, alpha, a, lda, b,

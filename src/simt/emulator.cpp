@@ -259,9 +259,13 @@ class BlockRunner {
     g_thread = &t;
 #ifdef KILN_SIMT_TSAN
     // The first switch synchronises: the block starts after everything the
-    // scheduler did (poisoning, the host's writes before the launch).
+    // scheduler did (poisoning, the host's writes before the launch). No fault
+    // handler here (faults.cpp): the switch goes straight into the thread, since
+    // any write to the scheduler's frame after it would be charged to the thread.
     __tsan_switch_to_fiber(t.tsan_fiber, t.started ? __tsan_switch_to_fiber_no_sync : 0);
-#endif
+    t.started = true;
+    t.fiber = std::move(t.fiber).resume();
+#else
     t.started = true;
     detail::Fault fault;
     if (!detail::run_catching_faults(
@@ -280,6 +284,7 @@ class BlockRunner {
             KernelError(detail::describe_fault(fault, info_, t.idx)));
       }
     }
+#endif
     g_thread = nullptr;
     g_switches.fetch_add(1, std::memory_order_relaxed);
   }

@@ -41,7 +41,8 @@ metrics "$work/ref" >"$work/ref.metrics"
 check_ends_like_reference() {
   local probe=$work/probe what=$2
   rm -rf "$probe"
-  cp -a "$1" "$probe"
+  # A kill before kiln created the directory leaves nothing: a fresh --out.
+  [[ ! -e $1 ]] || cp -a "$1" "$probe"
   if [[ -f $probe/checkpoint.json ]]; then
     if ! "$kiln" "${args[@]}" --resume "$probe" 2>"$work/probe.log"; then
       grep -q "already has 12 epochs" "$work/probe.log" || fail "$what: resume failed: $(cat "$work/probe.log")"

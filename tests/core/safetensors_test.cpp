@@ -156,6 +156,7 @@ TEST(Safetensors, RejectsMalformedFiles) {
       {"header_past_end", {64, 0, 0, 0, 0, 0, 0, 0, '{', '}'}, {"header length 64", "runs past the end"}},
       {"not_object", raw_file("[1, 2]", 0), {"does not start with '{'"}},
       {"bad_json", raw_file("{\"a\": {\"dtype\": ", 0), {"not valid JSON"}},
+      {"number_beyond_double", raw_file("{\"a\": 1e999}", 0), {"not valid JSON", "number overflow"}},
       {"duplicate", raw_file("{\"a\":" + tensor("F32", "[1]", 0, 4) + ",\"a\":" + tensor("F32", "[1]", 4, 8) + "}", 8),
        {"names 'a' twice"}},
       {"unknown_dtype", raw_file("{\"a\":" + tensor("Q7", "[1]", 0, 4) + "}", 4), {"tensor 'a'", "unknown dtype 'Q7'"}},

@@ -34,25 +34,6 @@ echo "test_sanitizers: kiln_train_tests (cpu-only groups)"
   --gtest_filter='RunDirectory*:TrainConfig*:ModelFileInput*:GraphOrder*:Trainer*:Checkpoint*:ModelFile.*:GraphShapes*'
 echo "test_sanitizers: no ASan or UBSan reports"
 
-# The readers' libFuzzer harnesses (clang; tests/fuzz), in a tree without nvcc and
-# without g++'s sanitizers: 30 s each from seeds written from the real files.
-fuzz_build="$build-fuzz"
-mkdir -p "$fuzz_build"
-if ! cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF \
-     -DKILN_TSAN_TESTS=OFF -DKILN_FUZZ=ON >"$fuzz_build/configure.log" 2>&1; then
-  cat "$fuzz_build/configure.log" >&2
-  exit 1
-fi
-echo "test_sanitizers: building the fuzz harnesses in $fuzz_build"
-cmake --build "$fuzz_build" -j "$jobs" --target fuzz_seeds fuzz_idx_harness fuzz_idx_gzip_harness \
-  fuzz_safetensors_harness fuzz_model_yaml_harness
-status=0
-ctest --test-dir "$fuzz_build" -L fuzz --output-on-failure -j "$jobs" -V >"$fuzz_build/fuzz.log" 2>&1 ||
-  status=$?
-grep -E 'no findings|found a problem' "$fuzz_build/fuzz.log" | sed -E 's/^[0-9]+: //' || true
-if ((status)); then
-  tail -n 80 "$fuzz_build/fuzz.log" >&2
-  echo "test_sanitizers: a fuzz harness found a problem (inputs under $fuzz_build/tests/fuzz/work)" >&2
-  exit 1
-fi
-echo "test_sanitizers: no fuzz findings"
+# The readers' libFuzzer harnesses: a fixed number of inputs each from a fixed
+# libFuzzer seed (reproducible on any machine; scripts/fuzz.sh).
+bash scripts/fuzz.sh "$build-fuzz"

@@ -1,8 +1,10 @@
 # cmake -DEXE=<harness> -DSEEDS=<seed dir> -DWORK=<scratch dir> (-DSECONDS=N | -DRUNS=N)
-#       -P run_fuzzer.cmake
+#       [-DSEED=N] -P run_fuzzer.cmake
 # Runs one libFuzzer harness from its seeds for a bounded time (or number of
 # inputs) with memory caps; passes when it ends without a finding. Prints the
-# executions count and speed.
+# executions count and speed. With RUNS and SEED the run is reproducible: the
+# same inputs in the same order on any machine (what ctest runs); without SEED
+# libFuzzer picks one (scripts/fuzz.sh, exploring).
 foreach(var EXE SEEDS WORK)
   if(NOT ${var})
     message(FATAL_ERROR "run_fuzzer.cmake: -D${var}= is required")
@@ -14,6 +16,9 @@ elseif(SECONDS)
   set(bound -max_total_time=${SECONDS})
 else()
   message(FATAL_ERROR "run_fuzzer.cmake: give -DSECONDS= or -DRUNS=")
+endif()
+if(DEFINED SEED)
+  list(APPEND bound -seed=${SEED})
 endif()
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/corpus")

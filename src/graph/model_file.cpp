@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include "data/file_io.h"
 #include "kiln/error.h"
@@ -27,10 +28,14 @@ constexpr int kMaxWidth = 1 << 20;
 struct Entry {
   const YAML::Node& node;
   std::string name, type, where;  // where: "file: layer 'x' (type)"
+  const DataSizes& sizes;
 
   template <class T>
   T get(const std::string& key, T fallback) const {
     if (!node[key]) return fallback;
+    if constexpr (std::is_same_v<T, int>) {
+      if (node[key].IsScalar() && node[key].Scalar().rfind('$', 0) == 0) return data_size(key);
+    }
     try {
       return node[key].as<T>();
     } catch (const YAML::Exception&) {
@@ -64,6 +69,20 @@ struct Entry {
                " pixels wide)");
   }
   Error error(const std::string& what) const { return Error(where + ": " + what); }
+  // `key: $words`: a size the data decides (a vocabulary's), given by the caller.
+  int data_size(const std::string& key) const {
+    const std::string wanted = node[key].Scalar().substr(1);
+    const auto it = sizes.find(wanted);
+    if (it == sizes.end()) {
+      std::string known;
+      for (const auto& [size_name, value] : sizes) known += (known.empty() ? "$" : ", $") + size_name;
+      throw error("'" + key + ": $" + wanted + "' names no size of the data" +
+                  (known.empty() ? " (none is known here: $-sizes are set by kiln train, eval, "
+                                   "predict and generate from a text data set's vocabularies)"
+                                 : "; known: " + known));
+    }
+    return static_cast<int>(it->second);
+  }
 };
 
 // The kinds whose number is given in the file (the others derive it from the shape).
@@ -367,7 +386,8 @@ void check_input_count(const Entry& e, int expected, std::size_t got) {
                 (e.type == "softmax_cross_entropy" ? " (give inputs: [logits, labels])" : ""));
 }
 
-void add_layers(Graph& graph, const YAML::Node& root, const std::string& source) {
+void add_layers(Graph& graph, const YAML::Node& root, const std::string& source,
+                const DataSizes& sizes) {
   std::set<std::string> type_names;
   for (const auto& [type, _] : layer_types()) type_names.insert(type);
   // A layer without input/inputs reads the latest non-input layer listed before
@@ -383,7 +403,8 @@ void add_layers(Graph& graph, const YAML::Node& root, const std::string& source)
     KILN_CHECK(node["type"], source, ":", line, ": layer '", name, "' has no type; types are: ",
                list(type_names));
     const std::string type = scalar(node["type"], "a layer's type", source);
-    const Entry e{node, name, type, source + ":" + line + ": layer '" + name + "' (" + type + ")"};
+    const Entry e{node, name, type, source + ":" + line + ": layer '" + name + "' (" + type + ")",
+                  sizes};
     const auto it = layer_types().find(type);
     if (it == layer_types().end()) {
       throw Error(source + ":" + line + ": layer '" + name + "' has unknown type '" + type +
@@ -413,7 +434,23 @@ void add_layers(Graph& graph, const YAML::Node& root, const std::string& source)
 
 }  // namespace
 
-ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::string& source) {
+namespace {
+
+// The `train:` map: scalar values, kept as written for the caller to parse.
+std::vector<RecipeEntry> parse_recipe(const YAML::Node& node, const std::string& source) {
+  KILN_CHECK(node.IsMap(), source, ":", line_of(node), ": 'train' must be a map of settings ",
+             "(train: {epochs: 10, lr: 0.01})");
+  std::vector<RecipeEntry> recipe;
+  for (const auto& kv : node) {
+    const std::string key = scalar(kv.first, "a training setting's name", source);
+    KILN_CHECK(kv.second.IsScalar(), source, ":", line_of(kv.second), ": train: '", key,
+               "' must be a single value");
+    recipe.push_back({key, kv.second.Scalar(), kv.first.Mark().line + 1});
+  }
+  return recipe;
+}
+
+YAML::Node load_yaml(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -421,16 +458,41 @@ ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::
     throw Error(source + ": not valid YAML: " + e.what());
   }
   KILN_CHECK(root.IsMap() && root["layers"] && root["layers"].IsSequence(), source,
-             ": a model file is a map with a list 'layers' (and optionally 'name')");
+             ": a model file is a map with a list 'layers' (and optionally 'name' and 'train')");
   reject_duplicate_keys(root, source);
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
-    KILN_CHECK(key == "name" || key == "layers", source, ":", line_of(kv.first),
-               ": unknown top-level key '", key, "'; a model file has 'name' and 'layers'");
+    KILN_CHECK(key == "name" || key == "layers" || key == "train", source, ":", line_of(kv.first),
+               ": unknown top-level key '", key, "'; a model file has 'name', 'layers' and ",
+               "optionally 'train'");
   }
-  ModelSpec spec{root["name"] ? scalar(root["name"], "the model's name", source) : "model", source};
+  return root;
+}
+
+ModelSpec model_spec(const YAML::Node& root, const std::string& source) {
+  ModelSpec spec{root["name"] ? scalar(root["name"], "the model's name", source) : "model", source,
+                 {}};
+  if (root["train"]) spec.recipe = parse_recipe(root["train"], source);
+  return spec;
+}
+
+std::string read_model_text(const std::string& path) {
   try {
-    add_layers(graph, root, source);
+    const std::vector<uint8_t> bytes = data::read_file(path);
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const Error& e) {
+    throw Error(std::string("cannot read the model file: ") + e.what());
+  }
+}
+
+}  // namespace
+
+ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::string& source,
+                         const DataSizes& sizes) {
+  const YAML::Node root = load_yaml(yaml_text, source);
+  const ModelSpec spec = model_spec(root, source);
+  try {
+    add_layers(graph, root, source, sizes);
   } catch (const YAML::Exception& e) {  // a value yaml-cpp cannot convert
     throw Error(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
@@ -438,15 +500,9 @@ ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text, const std::
 }
 
 Graph load_model(const std::string& path, Device device, const GraphOptions& options,
-                 ModelSpec* spec) {
-  std::vector<uint8_t> bytes;
-  try {
-    bytes = data::read_file(path);
-  } catch (const Error& e) {
-    throw Error(std::string("cannot read the model file: ") + e.what());
-  }
+                 ModelSpec* spec, const DataSizes& sizes) {
   Graph graph(device, options);
-  ModelSpec s = add_model_yaml(graph, std::string(bytes.begin(), bytes.end()), path);
+  ModelSpec s = add_model_yaml(graph, read_model_text(path), path, sizes);
   try {
     graph.build();
   } catch (const Error& e) {
@@ -454,6 +510,10 @@ Graph load_model(const std::string& path, Device device, const GraphOptions& opt
   }
   if (spec) *spec = s;
   return graph;
+}
+
+ModelSpec read_model_spec(const std::string& path) {
+  return model_spec(load_yaml(read_model_text(path), path), path);
 }
 
 }  // namespace kiln::graph

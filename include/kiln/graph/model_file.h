@@ -43,26 +43,50 @@
 //     - {name: loss, type: softmax_cross_entropy, inputs: [fc3, label]}
 //       (logits [..., C] with labels [...]; ignore_index: -1 skips padded positions)
 //
+// Sizes that depend on the data are written `$name` (num_embeddings: $words,
+// out_features: $tags); kiln train, eval, predict and generate set them from the text
+// data set's vocabularies ($words, $tags, $labels).
+//
+// An optional `train:` map is the model's recipe: the kiln train flags it was
+// measured with, by name without the dashes (train: {epochs: 10, batch_size: 32,
+// optimizer: adam, lr: 0.001}); flags given on the command line override it.
+//
 // Unknown layer types, unknown keys and unknown inputs are errors that name the
 // layer and list what is valid.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "kiln/graph/graph.h"
 
 namespace kiln::graph {
 
+// One setting of the `train:` section, as written (kiln train parses it as the flag
+// of the same name, '_' read as '-').
+struct RecipeEntry {
+  std::string key, value;
+  int line = 0;
+};
+
 struct ModelSpec {
   std::string name;
   std::string source;  // file path or "<string>", for messages
+  std::vector<RecipeEntry> recipe;
 };
 
-// Adds the layers of the YAML text to `graph` (not yet built) and returns the model's name.
+// Sizes a model file may leave to the data (`num_embeddings: $words`): name -> value.
+using DataSizes = std::map<std::string, int64_t>;
+
+// Adds the layers of the YAML text to `graph` (not yet built) and returns the model's
+// name and recipe.
 ModelSpec add_model_yaml(Graph& graph, const std::string& yaml_text,
-                         const std::string& source = "<string>");
+                         const std::string& source = "<string>", const DataSizes& sizes = {});
+// The name and recipe of a model file, without building its layers.
+ModelSpec read_model_spec(const std::string& path);
 // Reads a model file, builds the graph on `device` and returns it.
 Graph load_model(const std::string& path, Device device, const GraphOptions& options,
-                 ModelSpec* spec = nullptr);
+                 ModelSpec* spec = nullptr, const DataSizes& sizes = {});
 
 }  // namespace kiln::graph

@@ -349,6 +349,16 @@ const Layer& Graph::loss_layer() const {
               "[logits, labels]");
 }
 
+std::vector<std::pair<std::string, Tensor*>> Graph::carried_state() {
+  std::vector<std::pair<std::string, Tensor*>> state;
+  for (Layer* layer : order_) {
+    for (const auto& [slot, tensor] : layer->carried_state()) {
+      state.emplace_back(layer->name() + "." + slot, tensor);
+    }
+  }
+  return state;
+}
+
 std::vector<Param*> Graph::params() {
   std::vector<Param*> out;
   for (Node* n : sorted_) {

@@ -123,6 +123,10 @@ class RnnLayer final : public Layer {
                       nullptr, nullptr, reserve_, dx[0], nullptr, nullptr, grads, dropout(ctx),
                       ctx.engine);
   }
+  std::vector<std::pair<std::string, Tensor*>> carried_state() override {
+    if (!is_lstm()) return {{"h_n", &hn_}};
+    return {{"h_n", &hn_}, {"c_n", &cn_}};
+  }
 
  private:
   bool is_lstm() const { return c_.rnn.mode == RnnMode::lstm; }

@@ -67,6 +67,26 @@ bool parse_whole(const std::string& text, T& value) {
 
 std::string checkpoint_tag(int64_t number) { return std::to_string(number); }
 
+// Recurrent state saved mid-epoch, in the optimizer file under this prefix.
+const std::string kCarriedPrefix = "carried.";
+
+// Moves the file's carried-state tensors into the graph's layers (and out of `file`).
+void restore_carried_state(const std::string& path, SafetensorsFile& file, graph::Graph& graph) {
+  std::map<std::string, Tensor*> slots;
+  for (const auto& [name, tensor] : graph.carried_state()) slots[kCarriedPrefix + name] = tensor;
+  for (auto it = file.tensors.begin(); it != file.tensors.end();) {
+    if (it->first.rfind(kCarriedPrefix, 0) != 0) {
+      ++it;
+      continue;
+    }
+    const auto slot = slots.find(it->first);
+    KILN_CHECK(slot != slots.end(), path, ": carried state '", it->first,
+               "' belongs to no recurrent layer of this model");
+    *slot->second = std::move(it->second);
+    it = file.tensors.erase(it);
+  }
+}
+
 }  // namespace
 
 int64_t parse_integer(const std::string& text, int64_t min, int64_t max, const std::string& where) {
@@ -103,6 +123,11 @@ void write_checkpoint_files(const std::string& dir, int64_t number, graph::Graph
 
   std::vector<NamedTensor> moments;
   for (const StateTensor& s : optimizer.state()) moments.push_back({s.name, s.tensor});
+  if (state.batch_in_epoch > 0) {  // mid-epoch: the recurrent state carried into the next batch
+    for (const auto& [name, tensor] : graph.carried_state()) {
+      if (tensor->defined()) moments.push_back({kCarriedPrefix + name, tensor});
+    }
+  }
   save_safetensors(dir + "/optimizer.safetensors", moments,
                    {{"kiln.format", kStateFormat},
                     {"kiln.checkpoint", checkpoint_tag(number)},
@@ -134,6 +159,7 @@ void read_checkpoint_files(const std::string& dir, int64_t number, const RunStat
   expect_meta(file, "kiln.epoch", std::to_string(state.epoch), path);
   expect_meta(file, "kiln.seed", std::to_string(state.seed), path);
   expect_meta(file, "kiln.optimizer", state.optimizer, path);
+  restore_carried_state(path, file, graph);
   std::map<std::string, Tensor*> destinations;
   for (const StateTensor& t : optimizer.state()) destinations[t.name] = t.tensor;
   restore(path, file, destinations, "optimizer state");

@@ -87,8 +87,8 @@ RunState parse_record(const json& record, const std::string& path, int64_t* numb
   if (s.batch_in_epoch > 0) {
     s.progress.loss = r.number("epoch_loss_sum");
     s.progress.correct = r.number("epoch_correct");
-    s.progress.images = r.integer("epoch_images", 0, kMax);
-    s.progress.interval_images = r.integer("interval_images", 0, kMax);
+    s.progress.items = r.integer("epoch_items", 0, kMax);
+    s.progress.interval_items = r.integer("interval_items", 0, kMax);
     s.progress.device_loss = static_cast<float>(r.number("interval_loss_sum"));
     s.progress.device_correct = static_cast<float>(r.number("interval_correct"));
   }
@@ -102,8 +102,8 @@ json make_record(const RunState& s, int64_t number) {
   if (s.batch_in_epoch > 0) {
     j["epoch_loss_sum"] = s.progress.loss;
     j["epoch_correct"] = s.progress.correct;
-    j["epoch_images"] = s.progress.images;
-    j["interval_images"] = s.progress.interval_images;
+    j["epoch_items"] = s.progress.items;
+    j["interval_items"] = s.progress.interval_items;
     j["interval_loss_sum"] = s.progress.device_loss;
     j["interval_correct"] = s.progress.device_correct;
   }
@@ -264,7 +264,10 @@ void RunDirectory::truncate_metrics(int epochs) {
     if (end == std::string::npos) break;
     const json line = json::parse(text.begin() + static_cast<std::ptrdiff_t>(keep),
                                   text.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
-    if (!line.is_object() || line.value("epoch", 0) != epoch) break;
+    if (!line.is_object() || !line.contains("epoch") || !line["epoch"].is_number_integer() ||
+        line["epoch"].get<int64_t>() != epoch) {
+      break;
+    }
     keep = end + 1;
   }
   if (keep < text.size()) write_text_atomically(path, text.substr(0, keep));

@@ -13,9 +13,9 @@
 
 namespace kiln::test {
 
-class SyntheticData final : public train::BatchSource {
+class SyntheticExamples {
  public:
-  SyntheticData(int64_t count, Shape sample, int classes, Device device, uint64_t seed)
+  SyntheticExamples(int64_t count, Shape sample, int classes, Device device, uint64_t seed)
       : sample_(std::move(sample)), features_(numel_of(sample_)), order_(count) {
     std::vector<float> images(count * features_), labels(count);
     for (int64_t i = 0; i < count; ++i) {
@@ -34,16 +34,16 @@ class SyntheticData final : public train::BatchSource {
     unshuffle();
   }
 
-  int64_t size() const override { return static_cast<int64_t>(order_.size()); }
-  void unshuffle() override { std::iota(order_.begin(), order_.end(), 0); }
-  void shuffle(uint64_t seed, int epoch) override {
+  int64_t size() const { return static_cast<int64_t>(order_.size()); }
+  void unshuffle() { std::iota(order_.begin(), order_.end(), 0); }
+  void shuffle(uint64_t seed, int epoch) {
     unshuffle();
     for (size_t i = order_.size(); i > 1; --i) {
       const size_t j = philox::bits(seed, static_cast<uint64_t>(epoch) << 32, i) % i;
       std::swap(order_[i - 1], order_[j]);
     }
   }
-  void gather(int64_t first, Tensor& images, Tensor& labels) const override {
+  void gather(int64_t first, Tensor& images, Tensor& labels) const {
     const Device d = images_.device();
     for (int64_t b = 0; b < images.dim(0); ++b) {
       const int64_t item = order_[first + b];
@@ -58,6 +58,14 @@ class SyntheticData final : public train::BatchSource {
   int64_t features_;
   std::vector<int64_t> order_;
   Tensor images_, labels_;
+};
+
+// The examples as the trainer's batch source.
+class SyntheticData final : public SyntheticExamples, public train::DatasetSource<SyntheticExamples> {
+ public:
+  SyntheticData(int64_t count, Shape sample, int classes, Device device, uint64_t seed)
+      : SyntheticExamples(count, std::move(sample), classes, device, seed),
+        DatasetSource(static_cast<SyntheticExamples&>(*this)) {}
 };
 
 }  // namespace kiln::test

@@ -73,6 +73,8 @@ class Graph {
   // The loss head (its inputs are [logits, labels]); throws when there is none.
   const Layer& loss_layer() const;
   std::vector<Param*> params();
+  // Every layer's carried state (Layer::carried_state), named "<layer>.<slot>".
+  std::vector<std::pair<std::string, Tensor*>> carried_state();
   Param& param(const std::string& name);
   Device device() const { return device_; }
   const GraphOptions& options() const { return options_; }

@@ -67,6 +67,12 @@ class Layer {
   // (e.g. an embedding id out of range). Synchronises: call it when metrics are read.
   virtual void check_device_status() const {}
 
+  // State the layer carries from one forward to the next when ctx.carry_state (a
+  // recurrent layer's final h and c), by slot name; a tensor may be undefined before the
+  // first forward. Saved with checkpoints taken mid-epoch so that a resumed run carries
+  // the same state on.
+  virtual std::vector<std::pair<std::string, Tensor*>> carried_state() { return {}; }
+
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
 

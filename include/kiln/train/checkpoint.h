@@ -24,8 +24,8 @@ namespace kiln::train {
 // epoch's metrics line equals an uninterrupted run's.
 struct EpochProgress {
   double loss = 0, correct = 0;   // host sums of the reads so far
-  int64_t images = 0;             // images those sums cover
-  int64_t interval_images = 0;    // images in the device accumulators
+  int64_t items = 0;              // items (images, tokens) those sums cover
+  int64_t interval_items = 0;     // items in the device accumulators
   float device_loss = 0, device_correct = 0;  // the device accumulators
 };
 

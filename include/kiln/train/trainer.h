@@ -10,6 +10,7 @@
 // commits a checkpoint there that resume() continues exactly.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -25,31 +26,66 @@
 
 namespace kiln::train {
 
-// A data set on the device, in the shape of kiln::DeviceDataset.
+// The roles of a model's input layers: `data` (images or token ids), `labels` (what
+// the loss head compares with: classes, tags or next words) and, for models whose
+// recurrent or sequence_pool layers take them, `lengths` ([B] valid steps).
+struct InputRoles {
+  std::string data, labels, lengths;
+};
+// Throws an Error naming what is missing or extra when the inputs do not fit.
+InputRoles input_roles(const graph::Graph& graph);
+
+// A data set on the device, as the trainer sees it: an epoch is a list of batches,
+// each of which fills the graph's inputs on the device (no host synchronisation).
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  virtual int64_t size() const = 0;
-  virtual void shuffle(uint64_t seed, int epoch) = 0;
-  virtual void unshuffle() = 0;
-  // images [B, ...] and labels [B] of positions [first, first + B) of the order.
-  virtual void gather(int64_t first, Tensor& images, Tensor& labels) const = 0;
+  // Plans an epoch of batches of (up to) `batch_size` examples: `epoch` >= 0 in an
+  // order drawn from (seed, epoch); kNaturalOrder in the data's own order (evaluation).
+  static constexpr int kNaturalOrder = -1;
+  virtual void plan(uint64_t seed, int epoch, int64_t batch_size) = 0;
+  virtual int64_t batches() const = 0;  // in the planned epoch
+  // Sets the graph's batch shape, fills its inputs with batch k of the plan and returns
+  // how many items the loss averages over (images, or tokens that are not padding).
+  virtual int64_t load(int64_t k, graph::Graph& graph) = 0;
+  // Items the planned epoch holds (the sum of load()'s results).
+  virtual int64_t items() const = 0;
+  // What an item is, for progress lines and metrics ("images", "tokens", "texts").
+  virtual const char* unit() const = 0;
+  // Whether recurrent state flows from batch k to k + 1 (language-model streams).
+  virtual bool carries_state() const { return false; }
+  // Whether the loss is reported as a perplexity too (language models).
+  virtual bool perplexity() const { return false; }
 };
 
-// Adapts any type with DeviceDataset's members (size, shuffle, unshuffle, gather).
+// Images and labels, any type with DeviceDataset's members (size, shuffle,
+// unshuffle, gather(first, images, labels)), cut into batches in order.
 template <class Dataset>
-class DatasetSource final : public BatchSource {
+class DatasetSource : public BatchSource {
  public:
   explicit DatasetSource(Dataset& data) : data_(data) {}
-  int64_t size() const override { return data_.size(); }
-  void shuffle(uint64_t seed, int epoch) override { data_.shuffle(seed, epoch); }
-  void unshuffle() override { data_.unshuffle(); }
-  void gather(int64_t first, Tensor& images, Tensor& labels) const override {
-    data_.gather(first, images, labels);
+  void plan(uint64_t seed, int epoch, int64_t batch_size) override {
+    if (epoch == kNaturalOrder) {
+      data_.unshuffle();
+    } else {
+      data_.shuffle(seed, epoch);
+    }
+    batch_size_ = batch_size;
   }
+  int64_t batches() const override { return (data_.size() + batch_size_ - 1) / batch_size_; }
+  int64_t load(int64_t k, graph::Graph& graph) override {
+    const InputRoles roles = input_roles(graph);
+    const int64_t first = k * batch_size_, batch = std::min(batch_size_, data_.size() - first);
+    graph.set_batch(batch);
+    data_.gather(first, graph.input(roles.data), graph.input(roles.labels));
+    return batch;
+  }
+  int64_t items() const override { return data_.size(); }
+  const char* unit() const override { return "images"; }
 
  private:
   Dataset& data_;
+  int64_t batch_size_ = 1;
 };
 
 struct TrainConfig {
@@ -65,19 +101,20 @@ struct TrainConfig {
 };
 
 struct EvalResult {
-  double loss = 0, accuracy = 0;
-  int64_t images = 0;
+  double loss = 0, accuracy = 0;  // per item (image or token)
+  int64_t items = 0;
 };
 
 struct EpochRecord {
   int epoch = 0;  // 1-based, as printed
   int64_t step = 0;
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
-  double images_per_second = 0, seconds = 0;
+  double items_per_second = 0, seconds = 0;
 };
 
 // Mean loss and accuracy of `graph` (evaluation mode) over all of `data` in its
-// natural order; one host read at the end.
+// natural order; one host read at the end (which also checks the graph's device
+// status, e.g. token ids out of range).
 EvalResult evaluate(graph::Graph& graph, BatchSource& data, int64_t batch_size);
 
 // Throws an Error naming the flag and the value for settings that cannot train
@@ -124,17 +161,23 @@ class Trainer {
   void write_metrics(const EpochRecord& r, bool with_test);
   bool stop_now() const { return stop_requested && stop_requested(); }
   void log(int epoch, int64_t step_in_epoch, int64_t steps_per_epoch, double seconds,
-           int64_t images, bool final_line);
+           bool final_line);
   void check_finite_weights(int epoch);
+  // "  ppl X" for a language model's mean loss, else "".
+  std::string perplexity_text(double mean_loss) const;
 
   graph::Graph& graph_;
   TrainConfig config_;
   Optimizer optimizer_;
-  std::string images_, labels_, logits_, loss_;
+  std::string logits_, loss_;
+  int ignore_index_;
+  const char* unit_ = "images";  // of the source being trained
+  bool perplexity_ = false;      // the source's losses are reported as perplexities too
   std::unique_ptr<RunDirectory> run_;
   Tensor loss_sum_, correct_;  // device accumulators since the last read
   double epoch_loss_ = 0, epoch_correct_ = 0;  // host sums of the reads in this epoch
-  int64_t interval_images_ = 0, epoch_images_ = 0;
+  int64_t interval_items_ = 0, epoch_items_ = 0;
+  int64_t interval_steps_ = 0;  // steps since the last read
   int64_t step_ = 0;
   int epochs_done_ = 0;
   int64_t resume_batch_ = 0;  // batches of the next epoch trained before a stop

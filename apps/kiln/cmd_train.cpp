@@ -1,5 +1,7 @@
-// `kiln train MODEL.yaml --data DIR --out RUN_DIR`: trains a classifier on the IDX
-// splits in DIR, writing checkpoints and metrics.jsonl into RUN_DIR each epoch.
+// `kiln train MODEL.yaml --data DIR --out RUN_DIR`: trains a model on the IDX image
+// splits or the text splits in DIR, writing checkpoints and metrics.jsonl into RUN_DIR
+// each epoch (and, for text, the vocabularies). The model file's `train:` recipe
+// supplies the flags the command line leaves out.
 #include <filesystem>
 #include <iostream>
 
@@ -8,6 +10,8 @@
 #include "kiln/graph/model_file.h"
 #include "kiln/train/checkpoint.h"
 #include "input_checks.h"
+#include "kiln/train/text_task.h"
+#include "recipe.h"
 #include "run_options.h"
 #include "signals.h"
 #include "validators.h"
@@ -29,12 +33,117 @@ struct TrainOptions {
   uint64_t seed = 1;
   int log_every = 100;
   int augment_shift = 0;
+  int32_t bptt = 35;
+  int min_count = 1;
 };
 
 // The command that continues a stopped run.
 std::string resume_command(const TrainOptions& o, const std::string& run_dir) {
   return "kiln train " + o.model + " --data " + o.data + " --resume " + run_dir + " --epochs " +
          std::to_string(o.epochs) + " (and the other flags of this run)";
+}
+
+train::TrainConfig train_config(const TrainOptions& o, const std::string& run_dir, uint64_t seed) {
+  train::TrainConfig config;
+  config.epochs = o.epochs;
+  config.batch_size = o.batch_size;
+  config.seed = seed;
+  config.log_every = o.log_every;
+  config.optimizer.kind = train::parse_optimizer(o.optimizer);
+  config.optimizer.momentum = o.momentum;
+  config.optimizer.weight_decay = o.weight_decay;
+  config.optimizer.beta1 = o.beta1;
+  config.optimizer.beta2 = o.beta2;
+  config.optimizer.clip_norm = o.clip_norm;
+  config.schedule.kind = train::parse_schedule(o.schedule);
+  config.schedule.base_lr = o.lr;
+  config.schedule.step_epochs = o.lr_step_epochs;
+  config.schedule.gamma = o.lr_gamma;
+  config.run_dir = run_dir;
+  return config;
+}
+
+// Trains with Ctrl-C / SIGTERM stopping at the next step boundary (checkpoint written).
+void fit_until_signal(train::Trainer& trainer, train::BatchSource& train_source,
+                      train::BatchSource& test_source, const TrainOptions& o,
+                      const std::string& run_dir) {
+  const StopOnSignals signals;
+  trainer.stop_requested = [] { return StopOnSignals::received() != 0; };
+  trainer.fit(train_source, &test_source);
+  if (trainer.interrupted()) {
+    const int signal = StopOnSignals::received();
+    std::cerr << "kiln train: stopped by " << signal_name(signal) << " after step "
+              << trainer.step() << " (" << trainer.epochs_done() << " epochs complete); "
+              << "checkpoint written to " << run_dir << ". Continue with: "
+              << resume_command(o, run_dir) << "\n";
+    throw ExitStatus{128 + signal};
+  }
+}
+
+void start_or_resume(train::Trainer& trainer, const TrainOptions& o) {
+  if (o.resume.empty()) {
+    trainer.start();
+  } else {
+    trainer.resume(o.resume);
+  }
+}
+
+void train_images(const TrainOptions& o, train::TrainConfig config, const Device& device,
+                  const graph::GraphOptions& graph_options, const std::string& run_dir) {
+  graph::ModelSpec spec;
+  graph::Graph graph = graph::load_model(o.model, device, graph_options, &spec);
+  if (!o.init.empty()) train::load_weights(o.init, graph);
+  const ImageDataset train_split = load_image_split(o.data, "train");
+  const ImageDataset test_split = load_image_split(o.data, "test");
+  check_same_image_size(train_split, test_split, o.data);
+  check_image_input(graph, train_split.images.rows, train_split.images.cols, o.model);
+  check_labels(graph, train_split, o.data, "training");
+  check_labels(graph, test_split, o.data, "test");
+  const Normalisation norm = pixel_statistics(train_split);
+  DeviceDataset train_data(train_split, device, norm.mean, norm.stddev);
+  DeviceDataset test_data(test_split, device, norm.mean, norm.stddev);
+  train_data.set_augmentation(Augmentation{o.augment_shift, config.seed});
+  config.metadata = normalisation_metadata(norm);
+  config.metadata["kiln.model"] = spec.name;
+  train::Trainer trainer(graph, config);  // locks the run directory
+  start_or_resume(trainer, o);
+  std::cerr << "kiln train: " << spec.name << " on " << device.str() << ", "
+            << train_data.size() << " training and " << test_data.size() << " test images, "
+            << graph.params().size() << " parameter tensors; epochs " << trainer.epochs_done() + 1
+            << ".." << o.epochs << " into " << run_dir << "\n";
+  train::DatasetSource<DeviceDataset> train_source(train_data), test_source(test_data);
+  fit_until_signal(trainer, train_source, test_source, o, run_dir);
+}
+
+void train_text(const TrainOptions& o, train::TrainConfig config, const Device& device,
+                const graph::GraphOptions& graph_options, const std::string& run_dir) {
+  const train::TextTask task = train::text_task(o.data, train::has_sequence_labels(o.model));
+  const train::TextVocabs vocabs = o.resume.empty()
+                                       ? train::build_vocabs(task, o.data, o.min_count)
+                                       : train::load_vocabs(task, run_dir);
+  graph::ModelSpec spec;
+  graph::Graph graph =
+      graph::load_model(o.model, device, graph_options, &spec, train::data_sizes(vocabs, task));
+  if (!o.init.empty()) train::load_weights(o.init, graph);
+  train::TextSplit train_split(task, o.data, "train", vocabs, device, o.batch_size, o.bptt);
+  train::TextSplit test_split(task, o.data, "test", vocabs, device, o.batch_size, o.bptt);
+  config.metadata["kiln.model"] = spec.name;
+  config.metadata["kiln.task"] = train::text_task_name(task);
+  train::Trainer trainer(graph, config);  // locks the run directory
+  start_or_resume(trainer, o);
+  if (o.resume.empty()) train::save_vocabs(vocabs, task, run_dir);
+  std::cerr << "kiln train: " << spec.name << " (" << train::text_task_name(task) << ") on "
+            << device.str() << ", " << train_split.tokens() << " training and "
+            << test_split.tokens() << " test tokens in " << train_split.sequences() << " and "
+            << test_split.sequences() << " " << (task == train::TextTask::classification ? "texts" : "sentences")
+            << ", " << vocabs.words->size() << " words";
+  if (vocabs.targets) {
+    std::cerr << ", " << vocabs.targets->size()
+              << (task == train::TextTask::tagging ? " tags" : " labels");
+  }
+  std::cerr << "; epochs " << trainer.epochs_done() + 1 << ".." << o.epochs << " into " << run_dir
+            << "\n";
+  fit_until_signal(trainer, train_split.source(), test_split.source(), o, run_dir);
 }
 
 void run_train(const TrainOptions& o, const CLI::App& cmd) {
@@ -55,67 +164,18 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
                " epochs; pass --epochs N with N > ", state.epoch, " to train further");
     seed = state.seed;
   }
-  train::TrainConfig config;
-  config.epochs = o.epochs;
-  config.batch_size = o.batch_size;
-  config.seed = seed;
-  config.log_every = o.log_every;
-  config.optimizer.kind = train::parse_optimizer(o.optimizer);
-  config.optimizer.momentum = o.momentum;
-  config.optimizer.weight_decay = o.weight_decay;
-  config.optimizer.beta1 = o.beta1;
-  config.optimizer.beta2 = o.beta2;
-  config.optimizer.clip_norm = o.clip_norm;
-  config.schedule.kind = train::parse_schedule(o.schedule);
-  config.schedule.base_lr = o.lr;
-  config.schedule.step_epochs = o.lr_step_epochs;
-  config.schedule.gamma = o.lr_gamma;
-  config.run_dir = run_dir;
+  const train::TrainConfig config = train_config(o, run_dir, seed);
   train::validate(config);  // before the slow parts
-
+  KILN_CHECK(o.bptt >= 1, "--bptt must be positive, got ", o.bptt);
   const Device device = resolve_device(o.device);
   graph::GraphOptions graph_options;
   graph_options.engine = parse_engine(o.device.engine);
   graph_options.deterministic = o.device.deterministic;
   graph_options.seed = seed;
-  graph::ModelSpec spec;
-  graph::Graph graph = graph::load_model(o.model, device, graph_options, &spec);
-  if (!o.init.empty()) train::load_weights(o.init, graph);
-
-  const ImageDataset train_split = load_image_split(o.data, "train");
-  const ImageDataset test_split = load_image_split(o.data, "test");
-  check_same_image_size(train_split, test_split, o.data);
-  check_image_input(graph, train_split.images.rows, train_split.images.cols, o.model);
-  check_labels(graph, train_split, o.data, "training");
-  check_labels(graph, test_split, o.data, "test");
-  const Normalisation norm = pixel_statistics(train_split);
-  DeviceDataset train_data(train_split, device, norm.mean, norm.stddev);
-  DeviceDataset test_data(test_split, device, norm.mean, norm.stddev);
-  train_data.set_augmentation(Augmentation{o.augment_shift, seed});
-
-  config.metadata = normalisation_metadata(norm);
-  config.metadata["kiln.model"] = spec.name;
-  train::Trainer trainer(graph, config);  // locks the run directory
-  if (o.resume.empty()) {
-    trainer.start();
+  if (train::is_text_data(o.data)) {
+    train_text(o, config, device, graph_options, run_dir);
   } else {
-    trainer.resume(o.resume);
-  }
-  std::cerr << "kiln train: " << spec.name << " on " << device.str() << ", "
-            << train_data.size() << " training and " << test_data.size() << " test images, "
-            << graph.params().size() << " parameter tensors; epochs " << trainer.epochs_done() + 1
-            << ".." << o.epochs << " into " << run_dir << "\n";
-  const StopOnSignals signals;
-  trainer.stop_requested = [] { return StopOnSignals::received() != 0; };
-  train::DatasetSource<DeviceDataset> train_source(train_data), test_source(test_data);
-  trainer.fit(train_source, &test_source);
-  if (trainer.interrupted()) {
-    const int signal = StopOnSignals::received();
-    std::cerr << "kiln train: stopped by " << signal_name(signal) << " after step "
-              << trainer.step() << " (" << trainer.epochs_done() << " epochs complete); "
-              << "checkpoint written to " << run_dir << ". Continue with: "
-              << resume_command(o, run_dir) << "\n";
-    throw ExitStatus{128 + signal};
+    train_images(o, config, device, graph_options, run_dir);
   }
 }
 
@@ -123,16 +183,19 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
 
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a model file on an IDX image data set");
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a model file on an IDX image data set or a text data set (docs/DATA.md)");
   cmd->add_option("model", o->model, "model file (YAML), e.g. models/lenet5.yaml")->required();
-  cmd->add_option("--data", o->data, "directory with {train,t10k}-{images,labels} IDX files")
+  cmd->add_option("--data", o->data,
+                  "directory with {train,t10k}-{images,labels} IDX files, or train.tsv and "
+                  "test.tsv (tagging, classification), or train.txt and test.txt (language model)")
       ->required();
   cmd->add_option("--out", o->out, "run directory: checkpoints and metrics.jsonl");
   cmd->add_option("--resume", o->resume, "continue the run in this run directory");
   cmd->add_option("--init", o->init, "start from the weights in this safetensors file");
   add_device_options(cmd, o->device);
   cmd->add_option("--epochs", o->epochs, "epochs in total")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "images per step")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "images or sequences per step (language models: parallel streams)")->capture_default_str();
   cmd->add_option("--lr", o->lr, "base learning rate")->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "sgd or adam")
       ->check(CLI::IsMember({"sgd", "adam"}))
@@ -157,7 +220,16 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "steps between progress updates")
       ->capture_default_str();
-  cmd->callback([o, cmd] { run_train(*o, *cmd); });
+  cmd->add_option("--bptt", o->bptt,
+                  "language models: steps per chunk of truncated backpropagation through time")
+      ->capture_default_str();
+  cmd->add_option("--min-count", o->min_count,
+                  "text: words seen fewer times in the training split become <unk>")
+      ->capture_default_str();
+  cmd->callback([o, cmd] {
+    apply_recipe(*cmd, graph::read_model_spec(o->model));
+    run_train(*o, *cmd);
+  });
 }
 
 }  // namespace kiln::cli

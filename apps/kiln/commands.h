@@ -10,4 +10,5 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_time_command(CLI::App& app);
 void add_convert_mnist_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 }  // namespace kiln::cli

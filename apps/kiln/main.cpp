@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   kiln::cli::add_train_command(app);
   kiln::cli::add_eval_command(app);
   kiln::cli::add_predict_command(app);
+  kiln::cli::add_generate_command(app);
   kiln::cli::add_time_command(app);
   kiln::cli::add_convert_mnist_command(app);
   try {

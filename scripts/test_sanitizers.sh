@@ -31,7 +31,7 @@ echo "test_sanitizers: kiln_core_tests"
 "$build/tests/kiln_core_tests" --gtest_filter="$skip" --gtest_brief=1
 echo "test_sanitizers: kiln_train_tests (cpu-only groups)"
 "$build/tests/kiln_train_tests" --gtest_brief=1 \
-  --gtest_filter='RunDirectory*:TrainConfig*:ModelFileInput*:GraphOrder*:Trainer*:Checkpoint*:ModelFile.*:GraphShapes*'
+  --gtest_filter='RunDirectory*:TrainConfig*:ModelFileInput*:GraphOrder*:Trainer*:Checkpoint*:ModelFile.*:GraphShapes*:TextModels*:TextTraining*'
 echo "test_sanitizers: no ASan or UBSan reports"
 
 # The readers' libFuzzer harnesses: a fixed number of inputs each from a fixed

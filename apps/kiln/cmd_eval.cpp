@@ -29,7 +29,9 @@ nlohmann::json unseen_word_accuracy(TextModel& m, const EvalOptions& o, const st
   for (const TaggedSentence& s : read_tagged(o.data + "/train.tsv")) seen.insert(s.tokens.begin(), s.tokens.end());
   const std::vector<TaggedSentence> sentences = read_tagged(path);
   const SequenceData data = encode_tagged(sentences, *m.vocabs.words, *m.vocabs.targets, path);
-  const std::vector<std::vector<int32_t>> predicted = predict_classes(m, data, o.trained.batch_size);
+  std::vector<std::vector<std::string>> tokens;
+  for (const TaggedSentence& s : sentences) tokens.push_back(s.tokens);
+  const std::vector<std::vector<int32_t>> predicted = predict_classes(m, data, tokens, o.trained.batch_size);
   int64_t unseen = 0, correct = 0;
   for (std::size_t s = 0; s < sentences.size(); ++s) {
     for (std::size_t t = 0; t < sentences[s].tokens.size(); ++t) {

@@ -46,7 +46,9 @@ void run_text_predict(const PredictOptions& o) {
   if (o.count >= 0 && o.count < static_cast<int64_t>(lines.size())) lines.resize(static_cast<std::size_t>(o.count));
   const SequenceData data = encode_sentences(lines, *m.vocabs.words, o.text);
   check_lengths(data, default_bucket_bounds().back());
-  const std::vector<std::vector<int32_t>> predicted = predict_classes(m, data, o.trained.batch_size);
+  std::vector<std::vector<std::string>> tokens;
+  for (const TextLine& line : lines) tokens.push_back(line.tokens);
+  const std::vector<std::vector<int32_t>> predicted = predict_classes(m, data, tokens, o.trained.batch_size);
   const Vocab& classes = *m.vocabs.targets;
   for (std::size_t s = 0; s < lines.size(); ++s) {
     if (m.task == train::TextTask::tagging) {

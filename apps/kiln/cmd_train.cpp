@@ -117,10 +117,11 @@ void train_images(const TrainOptions& o, train::TrainConfig config, const Device
 
 void train_text(const TrainOptions& o, train::TrainConfig config, const Device& device,
                 const graph::GraphOptions& graph_options, const std::string& run_dir) {
-  const train::TextTask task = train::text_task(o.data, train::has_sequence_labels(o.model));
-  const train::TextVocabs vocabs = o.resume.empty()
-                                       ? train::build_vocabs(task, o.data, o.min_count)
-                                       : train::load_vocabs(task, run_dir);
+  const train::TextModelTraits traits = train::text_model_traits(o.model);
+  const train::TextTask task = train::text_task(o.data, traits.sequence_labels);
+  const train::TextVocabs vocabs =
+      o.resume.empty() ? train::build_vocabs(task, o.data, o.min_count, traits.features)
+                       : train::load_vocabs(task, run_dir, traits.features);
   graph::ModelSpec spec;
   graph::Graph graph =
       graph::load_model(o.model, device, graph_options, &spec, train::data_sizes(vocabs, task));

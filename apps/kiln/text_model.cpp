@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <memory>
 
 #include "kiln/error.h"
 #include "kiln/ops/elementwise.h"
@@ -13,7 +15,7 @@ TextModel load_text_model(const TrainedModelOptions& o, std::string vocab_dir) {
   if (vocab_dir.empty()) vocab_dir = std::filesystem::path(o.weights).parent_path().string();
   if (vocab_dir.empty()) vocab_dir = ".";
   const train::TextTask task = train::saved_task(vocab_dir);
-  train::TextVocabs vocabs = train::load_vocabs(task, vocab_dir);
+  train::TextVocabs vocabs = train::load_vocabs(task, vocab_dir, train::text_model_traits(o.model).features);
   const Device device = resolve_device(o.device);
   graph::GraphOptions options;
   options.engine = parse_engine(o.device.engine);
@@ -31,6 +33,7 @@ void add_vocab_option(CLI::App* cmd, std::string& vocab_dir) {
 }
 
 std::vector<std::vector<int32_t>> predict_classes(TextModel& model, const SequenceData& data,
+                                                  const std::vector<std::vector<std::string>>& tokens,
                                                   int64_t batch_size) {
   KILN_CHECK(batch_size > 0 && batch_size <= INT32_MAX, "--batch-size must be in [1, 2^31), got ",
              batch_size);
@@ -48,6 +51,11 @@ std::vector<std::vector<int32_t>> predict_classes(TextModel& model, const Sequen
   }
   DeviceSequences device_data(data, model.device);
   device_data.set_plan(plan);
+  std::map<std::string, std::unique_ptr<DeviceSequences>> features;
+  for (const auto& [feature, vocab] : model.vocabs.features) {
+    features[feature] = std::make_unique<DeviceSequences>(train::feature_data(data, tokens, feature, vocab), model.device);
+    features[feature]->set_plan(plan);
+  }
   const graph::RunContext ctx = graph.context(false, 0);
   std::vector<std::vector<int32_t>> out;
   Tensor lengths_scratch;
@@ -64,6 +72,10 @@ std::vector<std::vector<int32_t>> predict_classes(TextModel& model, const Sequen
     ops::fill(labels, static_cast<float>(kPadTag));
     device_data.gather(b, graph.input(roles.data), data.tags.empty() ? nullptr : &labels,
                        data.labels.empty() ? nullptr : &labels, *lengths);
+    for (const auto& [input, feature] : roles.features) {
+      Tensor feature_lengths({b.size}, model.device);
+      features.at(feature)->gather(b, graph.input(input), nullptr, nullptr, feature_lengths);
+    }
     graph.forward(ctx);
     const Tensor& logits = graph.value(graph.loss_layer().inputs()[0]);
     const int64_t classes = logits.shape().back();

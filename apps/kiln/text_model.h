@@ -24,9 +24,10 @@ TextModel load_text_model(const TrainedModelOptions& o, std::string vocab_dir);
 // --vocab DIR: where the vocabularies are, when not beside the weights.
 void add_vocab_option(CLI::App* cmd, std::string& vocab_dir);
 
-// The arg-max tag (or class label) of every token (or text) of `data`, sequence by
-// sequence in corpus order, `batch_size` sequences per forward pass.
+// The arg-max tag (or class label) of every token (or text) of `data` (encoded from
+// `tokens`), sequence by sequence in corpus order, `batch_size` sequences per pass.
 std::vector<std::vector<int32_t>> predict_classes(TextModel& model, const SequenceData& data,
+                                                  const std::vector<std::vector<std::string>>& tokens,
                                                   int64_t batch_size);
 
 }  // namespace kiln::cli

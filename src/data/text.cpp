@@ -1,5 +1,6 @@
 #include "kiln/data/text.h"
 
+#include <cctype>
 #include <cstdint>
 #include <functional>
 
@@ -169,6 +170,54 @@ std::vector<std::string> utf8_characters(const std::string& token) {
     i += length;
   }
   return characters;
+}
+
+namespace {
+
+std::string ascii_lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string last_characters(const std::string& token, std::size_t count) {
+  const std::vector<std::string> characters = utf8_characters(token);
+  std::string out;
+  for (std::size_t i = characters.size() > count ? characters.size() - count : 0; i < characters.size(); ++i) {
+    out += characters[i];
+  }
+  return ascii_lower(out);
+}
+
+std::string spelling_shape(const std::string& token) {
+  std::string shape;
+  for (const std::string& c : utf8_characters(token)) {
+    const auto first = static_cast<unsigned char>(c[0]);
+    const std::string kind = c.size() > 1 ? "u"  // any non-ASCII character
+                             : std::isupper(first) ? "X"
+                             : std::islower(first) ? "x"
+                             : std::isdigit(first) ? "d"
+                                                   : c;
+    if (shape.size() < kind.size() || shape.compare(shape.size() - kind.size(), kind.size(), kind) != 0) {
+      shape += kind;
+    }
+  }
+  return shape;
+}
+
+}  // namespace
+
+bool is_token_feature(const std::string& name) {
+  return name == "lower" || name == "suffix2" || name == "suffix3" || name == "shape";
+}
+
+std::string token_feature_names() { return "lower, suffix2, suffix3, shape"; }
+
+std::string token_feature(const std::string& feature, const std::string& token) {
+  if (feature == "lower") return ascii_lower(token);
+  if (feature == "suffix2") return last_characters(token, 2);
+  if (feature == "suffix3") return last_characters(token, 3);
+  if (feature == "shape") return spelling_shape(token);
+  throw Error("unknown token feature '" + feature + "'; features are " + token_feature_names());
 }
 
 }  // namespace kiln

@@ -12,12 +12,13 @@ namespace {
 
 class InputLayer final : public Layer {
  public:
-  InputLayer(const std::string& name, Shape sample, bool sequence)
-      : Layer(name, {}), sample_(std::move(sample)), sequence_(sequence) {}
+  InputLayer(const std::string& name, Shape sample, bool sequence, std::string feature)
+      : Layer(name, {}), sample_(std::move(sample)), sequence_(sequence), feature_(std::move(feature)) {}
   const char* type() const override { return "input"; }
   int input_count() const override { return 0; }
   const Shape& sample_shape() const { return sample_; }
   bool sequence() const { return sequence_; }
+  const std::string& feature() const { return feature_; }
   Shape output_shape(const std::vector<Shape>&) const override { return sample_; }
   void forward(const std::vector<const Tensor*>&, Tensor&, const RunContext&) override {}
   void backward(const std::vector<const Tensor*>&, const Tensor&, const Tensor&,
@@ -26,6 +27,7 @@ class InputLayer final : public Layer {
  private:
   Shape sample_;
   bool sequence_;
+  std::string feature_;
 };
 
 class ActivationLayer final : public Layer {
@@ -118,8 +120,9 @@ class DropoutLayer final : public Layer {
 
 }  // namespace
 
-LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence) {
-  return std::make_unique<InputLayer>(name, std::move(sample_shape), sequence);
+LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence,
+                    const std::string& feature) {
+  return std::make_unique<InputLayer>(name, std::move(sample_shape), sequence, feature);
 }
 LayerPtr make_activation(const std::string& name, const std::string& input, Activation kind) {
   return std::make_unique<ActivationLayer>(name, input, kind);
@@ -141,6 +144,10 @@ const Shape& input_sample_shape(const Layer& layer) {
 bool is_sequence_input(const Layer& layer) {
   const auto* input = dynamic_cast<const InputLayer*>(&layer);
   return input && input->sequence();
+}
+std::string input_feature(const Layer& layer) {
+  const auto* input = dynamic_cast<const InputLayer*>(&layer);
+  return input ? input->feature() : "";
 }
 
 }  // namespace kiln::graph

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "data/file_io.h"
+#include "kiln/data/text.h"
 #include "kiln/error.h"
 #include "kiln/graph/layers.h"
 
@@ -269,7 +270,7 @@ const std::map<std::string, LayerType>& layer_types() {
                          return make_pool2d(e.name, in[0], mode, parse_pool(e));
                        }};
     };
-    t["input"] = {{"shape", "sequence"}, [](const Entry& e, const auto&) {
+    t["input"] = {{"shape", "sequence", "feature"}, [](const Entry& e, const auto&) {
                     if (!e.node["shape"]) throw e.error("needs shape (per sample, e.g. [1, 28, 28], or [] for labels)");
                     const auto dims = e.get<std::vector<int64_t>>("shape", {});
                     if (dims.size() > 4) throw e.error("shape has more than 4 dimensions");
@@ -279,8 +280,12 @@ const std::map<std::string, LayerType>& layer_types() {
                                       std::to_string(kMaxExtent) + "]");
                       }
                     }
+                    const std::string feature = e.get<std::string>("feature", "");
+                    if (!feature.empty() && !is_token_feature(feature)) {
+                      throw e.error("feature '" + feature + "' is not one of " + token_feature_names());
+                    }
                     return make_input(e.name, Shape(dims.begin(), dims.end()),
-                                      e.get<bool>("sequence", false));
+                                      e.get<bool>("sequence", false), feature);
                   }, 0};
     t["conv2d"] = {{"out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias",
                     "weight_init", "bias_init"},

@@ -5,8 +5,9 @@
 
 namespace kiln::train {
 
-SequenceSource::SequenceSource(DeviceSequences& data, std::vector<int32_t> bounds)
-    : data_(data), bounds_(std::move(bounds)) {
+SequenceSource::SequenceSource(DeviceSequences& data, std::vector<int32_t> bounds,
+                               std::map<std::string, DeviceSequences*> features)
+    : data_(data), bounds_(std::move(bounds)), features_(std::move(features)) {
   KILN_CHECK(data.has_tags() || data.has_labels(),
              "SequenceSource: the sequences carry neither tags nor labels to train on");
 }
@@ -29,6 +30,7 @@ void SequenceSource::plan(uint64_t seed, int epoch, int64_t batch_size) {
     batch_items_.push_back(items);
     items_ += items;
   }
+  for (auto& [name, feature] : features_) feature->set_plan(plan);
   data_.set_plan(std::move(plan));
 }
 
@@ -45,6 +47,13 @@ int64_t SequenceSource::load(int64_t k, graph::Graph& graph) {
   Tensor& labels = graph.input(roles.labels);
   data_.gather(b, graph.input(roles.data), data_.has_tags() ? &labels : nullptr,
                data_.has_tags() ? nullptr : &labels, *lengths);
+  for (const auto& [input, feature] : roles.features) {
+    const auto it = features_.find(feature);
+    KILN_CHECK(it != features_.end(), "the model's input '", input, "' takes the token feature '",
+               feature, "', which this data source was not given");
+    if (feature_lengths_.shape() != Shape{b.size}) feature_lengths_ = Tensor({b.size}, graph.device());
+    it->second->gather(b, graph.input(input), nullptr, nullptr, feature_lengths_);
+  }
   return batch_items_[static_cast<std::size_t>(k)];
 }
 

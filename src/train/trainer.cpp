@@ -58,9 +58,15 @@ InputRoles input_roles(const graph::Graph& graph) {
   KILN_CHECK(std::count(inputs.begin(), inputs.end(), roles.labels) == 1, "the loss head '",
              loss.name(), "' must read its labels from an input layer; it reads '", roles.labels,
              "'");
+  for (const graph::Layer* layer : graph.order()) {
+    const std::string feature = graph::input_feature(*layer);
+    if (!feature.empty()) roles.features.emplace_back(layer->name(), feature);
+  }
   std::vector<std::string> data;
   for (const std::string& name : inputs) {
-    if (name != roles.labels && name != roles.lengths) data.push_back(name);
+    const bool feature = std::any_of(roles.features.begin(), roles.features.end(),
+                                     [&](const auto& f) { return f.first == name; });
+    if (name != roles.labels && name != roles.lengths && !feature) data.push_back(name);
   }
   KILN_CHECK(data.size() == 1, "a trainable model has one data input (images or token ids) ",
              "besides its labels '", roles.labels, "'",

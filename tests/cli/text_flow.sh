@@ -50,11 +50,23 @@ run() {
 run pos bilstm_tagger.yaml "$work/pos" --batch-size 8
 grep -q '"tokens_per_second"' "$work/runs/pos/metrics.jsonl" || fail "pos: no tokens_per_second"
 [[ -s $work/runs/pos/tags.txt ]] || fail "pos: no tags.txt"
+[[ -s $work/runs/pos/feature.suffix3.txt ]] || fail "pos: no feature.suffix3.txt"
+printf 'the cat swims .\nthe zebra sleeps\n' >"$work/sentences.txt"
+out=$("$kiln" predict "$models/bilstm_tagger.yaml" --weights "$work/runs/pos/model.safetensors" \
+      --text "$work/sentences.txt" --device cpu 2>&1) || fail "pos: kiln predict failed: $out"
+[[ $(grep -c $'\t' <<<"$out") -eq 7 && $out == *$'zebra\t'* ]] || fail "pos: predict printed:"$'\n'"$out"
+out=$("$kiln" eval "$models/bilstm_tagger.yaml" --weights "$work/runs/pos/model.safetensors" \
+      --data "$work/pos" --device cpu 2>&1) || fail "pos: kiln eval failed: $out"
+[[ $out == *'"unseen_accuracy"'* && $out == *'"tokens":32'* ]] || fail "pos: eval printed: $out"
 run gru gru_tagger.yaml "$work/pos" --batch-size 8
 run spam lstm_spam.yaml "$work/spam" --batch-size 8
 [[ -s $work/runs/spam/labels.txt ]] || fail "spam: no labels.txt"
 run lm lstm_lm.yaml "$work/lm" --batch-size 4 --bptt 10
 grep -q '"test_perplexity"' "$work/runs/lm/metrics.jsonl" || fail "lm: no test_perplexity"
+generate=("$kiln" generate "$models/lstm_lm.yaml" --weights "$work/runs/lm/model.safetensors"
+          --prompt "one two" --tokens 12 --seed 5 --device cpu)
+first=$("${generate[@]}" 2>&1) || fail "lm: kiln generate failed: $first"
+[[ $first == "one two "* && $("${generate[@]}" 2>&1) == "$first" ]] || fail "lm: generate is not repeatable: $first"
 
 # expect_error "what it must say" kiln args...
 expect_error() {

@@ -104,5 +104,23 @@ TEST(Utf8, ValidatesAndSplitsCharacters) {
             (std::vector<std::string>{"a", "\xc3\xaf", "\xe2\x82\xac"}));
 }
 
+TEST(TokenFeature, LowerSuffixesAndShape) {
+  EXPECT_EQ(token_feature("lower", "McCain"), "mccain");
+  EXPECT_EQ(token_feature("suffix2", "Running"), "ng");
+  EXPECT_EQ(token_feature("suffix3", "Running"), "ing");
+  EXPECT_EQ(token_feature("suffix3", "Go"), "go");  // shorter than 3: the whole token
+  // Characters, not bytes: the last two of "café" are "f" and "é" (2 bytes).
+  EXPECT_EQ(token_feature("suffix2", "caf\xc3\xa9"), "f\xc3\xa9");
+  EXPECT_EQ(token_feature("shape", "McCain"), "XxXx");
+  EXPECT_EQ(token_feature("shape", "1,000"), "d,d");
+  EXPECT_EQ(token_feature("shape", "--"), "-");
+  EXPECT_EQ(token_feature("shape", "U.S."), "X.X.");
+  EXPECT_EQ(token_feature("shape", "na\xc3\xafve"), "xux");
+  EXPECT_TRUE(is_token_feature("shape"));
+  EXPECT_FALSE(is_token_feature("prefix2"));
+  EXPECT_TRUE(test::throws_error_with([] { token_feature("prefix2", "a"); },
+                                      {"unknown token feature 'prefix2'", "suffix3"}));
+}
+
 }  // namespace
 }  // namespace kiln

@@ -15,6 +15,7 @@
 #include "kiln/train/run_dir.h"
 #include "kiln/train/text_task.h"
 #include "kiln/train/trainer.h"
+#include "support/op_test.h"
 
 namespace kiln {
 namespace {
@@ -93,9 +94,11 @@ int64_t parameter_count(graph::Graph& g) {
 }
 
 TEST(TextModels, ShippedModelsBuildWithSizesFromTheData) {
-  const graph::DataSizes sizes{{"words", 1000}, {"tags", 45}, {"labels", 2}};
+  const graph::DataSizes sizes{{"words", 1000}, {"tags", 45},   {"labels", 2},  {"lower", 900},
+                               {"suffix2", 300}, {"suffix3", 600}, {"shape", 50}};
   graph::Graph tagger = graph::load_model(model_path("bilstm_tagger.yaml"), Device::cpu(), {}, nullptr, sizes);
-  EXPECT_EQ(tagger.param("embed.weight").value.shape(), (Shape{1000, 128}));
+  EXPECT_EQ(tagger.param("embed_word.weight").value.shape(), (Shape{1000, 128}));
+  EXPECT_EQ(tagger.param("embed_suffix3.weight").value.shape(), (Shape{600, 128}));
   EXPECT_EQ(tagger.param("bilstm.weight_hh_l0").value.shape(), (Shape{1024, 256}));
   EXPECT_EQ(tagger.param("logits.weight").value.shape(), (Shape{45, 512}));
   graph::Graph gru = graph::load_model(model_path("gru_tagger.yaml"), Device::cpu(), {}, nullptr, sizes);
@@ -104,11 +107,13 @@ TEST(TextModels, ShippedModelsBuildWithSizesFromTheData) {
   EXPECT_EQ(lm.param("logits.weight").value.shape(), (Shape{1000, 256}));
   graph::Graph spam = graph::load_model(model_path("lstm_spam.yaml"), Device::cpu(), {}, nullptr, sizes);
   EXPECT_EQ(spam.param("logits.weight").value.shape(), (Shape{2, 128}));
-  EXPECT_TRUE(train::has_sequence_labels(model_path("bilstm_tagger.yaml")));
-  EXPECT_TRUE(train::has_sequence_labels(model_path("lstm_lm.yaml")));
-  EXPECT_FALSE(train::has_sequence_labels(model_path("lstm_spam.yaml")));
+  EXPECT_TRUE(train::text_model_traits(model_path("bilstm_tagger.yaml")).sequence_labels);
+  EXPECT_EQ(train::text_model_traits(model_path("bilstm_tagger.yaml")).features,
+            (std::vector<std::string>{"lower", "shape", "suffix2", "suffix3"}));
+  EXPECT_TRUE(train::text_model_traits(model_path("lstm_lm.yaml")).sequence_labels);
+  EXPECT_FALSE(train::text_model_traits(model_path("lstm_spam.yaml")).sequence_labels);
   // The counts docs/TRAINING.md gives (V = 1000 words, T = 45 tags, L = 2 labels).
-  EXPECT_EQ(parameter_count(tagger), 790528 + 128 * 1000 + 513 * 45);
+  EXPECT_EQ(parameter_count(tagger), 790528 + 128 * (1000 + 900 + 300 + 600 + 50) + 513 * 45);
   EXPECT_EQ(parameter_count(gru), 592896 + 128 * 1000 + 513 * 45);
   EXPECT_EQ(parameter_count(lm), 395264 + 385 * 1000);
   EXPECT_EQ(parameter_count(spam), 99328 + 64 * 1000 + 129 * 2);
@@ -303,6 +308,65 @@ TEST(TextTraining, VocabulariesRoundTripThroughTheRunDirectoryAndMustFitTheWeigh
   graph::Graph h = tiny_graph(kTinyTagger, other);
   EXPECT_TRUE(throws_error_with([&] { train::load_weights(run.file("model.safetensors"), h); },
                                 {"'embed.weight' has shape [14, 8]", "needs [15, 8]"}));
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+struct ParityTrace {
+  double train_loss = 0;
+  std::vector<std::vector<float>> initial, final;
+};
+
+// One epoch of SGD (a few steps) of a tiny model for `task` on `device`.
+ParityTrace train_on(Device device, train::TextTask task, const char* yaml, const test::TempDir& data) {
+  const train::TextVocabs vocabs = train::build_vocabs(task, data.path(), 1);
+  graph::GraphOptions options;
+  options.seed = 11;
+  graph::Graph g(device, options);
+  graph::add_model_yaml(g, yaml, "<tiny>", train::data_sizes(vocabs, task));
+  g.build();
+  train::TextSplit split(task, data.path(), "train", vocabs, device, 4, 5);
+  train::TrainConfig c = tiny_config("", 1, 4);
+  c.seed = 11;
+  c.optimizer.kind = train::OptimizerKind::sgd;
+  c.schedule.base_lr = 0.1f;
+  ParityTrace t;
+  for (graph::Param* p : g.params()) t.initial.push_back(p->value.to_vector());
+  train::Trainer trainer(g, c);
+  t.train_loss = trainer.fit(split.source(), nullptr).at(0).train_loss;
+  for (graph::Param* p : g.params()) t.final.push_back(p->value.to_vector());
+  return t;
+}
+
+// The same epoch on simt (kiln's CUDA kernels on the emulator) and cpu: bucketed
+// batches with lengths and padding (tagger), and chunks with the state carried
+// (language model).
+TEST(TextParity, SimtMatchesCpuForATaggerAndALanguageModel) {
+  test::TempDir tagging, text;
+  write_tagging_data(tagging);
+  write_lm_data(text);
+  const std::pair<train::TextTask, const char*> cases[] = {
+      {train::TextTask::tagging, kTinyTagger}, {train::TextTask::language_model, kTinyLm}};
+  for (const auto& [task, yaml] : cases) {
+    const test::TempDir& data = task == train::TextTask::tagging ? tagging : text;
+    const ParityTrace cpu = train_on(Device::cpu(), task, yaml, data);
+    const ParityTrace simt = train_on(Device::simt(), task, yaml, data);
+    ASSERT_EQ(cpu.initial, simt.initial);
+    // Float32 on both, differing in summation order only (OpenBLAS and the cells' libmvec
+    // exp/tanh within 4 ulp on cpu; the kernels' orders and CUDA-style math on simt). The
+    // sums are short here (at most 8 + 16 hidden terms, bptt 5 steps back), so values
+    // differ by ~1e-6 relative; after 8 to 21 SGD steps at lr 0.1 the weights by ~1e-6,
+    // while a wrong gradient term would move one by ~1e-2.
+    EXPECT_NEAR(simt.train_loss, cpu.train_loss, 1e-4 * std::abs(cpu.train_loss));
+    for (size_t i = 0; i < cpu.final.size(); ++i) {
+      EXPECT_TRUE(test::all_close(simt.final[i], cpu.final[i], 2e-5, 1e-4)) << "parameter " << i;
+    }
+    EXPECT_NE(cpu.final, cpu.initial);
+  }
 }
 
 }  // namespace

@@ -32,6 +32,20 @@ std::vector<TaggedSentence> read_tagged(const std::string& path);
 std::vector<TextLine> read_sentences(const std::string& path);
 std::vector<LabelledText> read_labelled(const std::string& path);
 
+// Token features a model may take besides the words (input layers with `feature:`), each
+// a string function of the token whose values get their own vocabulary:
+//   lower     the token lowercased (ASCII)
+//   suffix2, suffix3   its last 2 or 3 characters, lowercased (the whole token if shorter)
+//   shape     its spelling pattern: each run of upper-case letters X, lower-case x, digits
+//             d, other characters as they are (runs cut to 1), e.g. "McCain" -> "XxXx",
+//             "1,000" -> "d,d", "--" -> "-"
+// Taggers use them for words the training split never shows (Huang et al. 2015 used
+// spelling features; suffixes carry much of English morphology).
+bool is_token_feature(const std::string& name);
+std::string token_feature_names();  // "lower, suffix2, suffix3, shape"
+// Throws kiln::Error for an unknown feature.
+std::string token_feature(const std::string& feature, const std::string& token);
+
 // The offset of the first byte of `text` that does not start a well-formed UTF-8
 // sequence (overlong forms, surrogates and code points above U+10FFFF are not), or
 // npos when all of it is well formed.

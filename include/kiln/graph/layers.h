@@ -73,7 +73,10 @@ struct RnnLayerConfig {
 
 using LayerPtr = std::unique_ptr<Layer>;
 
-LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence = false);
+// `feature`: for token-id inputs, the token feature the data fills it with (text.h:
+// token_feature; "" for the words themselves).
+LayerPtr make_input(const std::string& name, Shape sample_shape, bool sequence = false,
+                    const std::string& feature = "");
 LayerPtr make_conv2d(const std::string& name, const std::string& input, const Conv2dConfig& c);
 LayerPtr make_pool2d(const std::string& name, const std::string& input, PoolMode mode,
                      const Pool2dParams& p);
@@ -103,5 +106,7 @@ bool is_input_layer(const Layer& layer);
 const Shape& input_sample_shape(const Layer& layer);
 // True for an input layer fed time-major sequences [T, B, shape...].
 bool is_sequence_input(const Layer& layer);
+// An input layer's token feature ("" for none or for other layers).
+std::string input_feature(const Layer& layer);
 
 }  // namespace kiln::graph

@@ -5,6 +5,9 @@
 //     - {name: data, type: input, shape: [1, 28, 28]}
 //     - {name: label, type: input, shape: []}
 //     - {name: words, type: input, shape: [], sequence: true}   # [T, B], time-major
+//     - {name: suffix, type: input, shape: [], sequence: true, feature: suffix3}
+//                              # ids of a token feature (data/text.h: lower, suffix2,
+//                              # suffix3, shape) instead of the words
 //     - name: conv1
 //       type: conv2d
 //       input: data            # default: the latest non-input layer listed before

@@ -9,6 +9,8 @@
 // the host already knows, so no step synchronises.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "kiln/data/sequence_dataset.h"
@@ -18,8 +20,11 @@ namespace kiln::train {
 
 class SequenceSource final : public BatchSource {
  public:
-  // `data` must outlive the source; `bounds` are the length buckets' upper bounds.
-  SequenceSource(DeviceSequences& data, std::vector<int32_t> bounds);
+  // `data` must outlive the source; `bounds` are the length buckets' upper bounds;
+  // `features`: the same sequences as token-feature ids, by feature name, gathered into
+  // the model's feature inputs (InputRoles::features).
+  SequenceSource(DeviceSequences& data, std::vector<int32_t> bounds,
+                 std::map<std::string, DeviceSequences*> features = {});
   void plan(uint64_t seed, int epoch, int64_t batch_size) override;
   int64_t batches() const override { return static_cast<int64_t>(batch_items_.size()); }
   int64_t load(int64_t k, graph::Graph& graph) override;
@@ -29,9 +34,11 @@ class SequenceSource final : public BatchSource {
  private:
   DeviceSequences& data_;
   std::vector<int32_t> bounds_;
+  std::map<std::string, DeviceSequences*> features_;
   std::vector<int64_t> batch_items_;  // of the planned epoch
   int64_t items_ = 0;
   Tensor lengths_scratch_;  // the gather's lengths when the model takes none
+  Tensor feature_lengths_;  // the feature gathers' (unused) lengths
 };
 
 class StreamSource final : public BatchSource {

@@ -8,9 +8,11 @@
 //   language_model   DIR/{train,test}.txt: one sentence per line
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kiln/data/sequence_dataset.h"
 #include "kiln/data/vocab.h"
@@ -28,20 +30,34 @@ bool is_text_data(const std::string& dir);
 // model's loss compares per-step outputs with per-token labels), else classification.
 TextTask text_task(const std::string& dir, bool sequence_labels);
 
-// Whether the model file's loss compares per-step outputs with per-token labels (a
-// tagger or language model) rather than one label per sequence.
-bool has_sequence_labels(const std::string& model_path);
+// What the data pipeline must know of a model file before it is built.
+struct TextModelTraits {
+  // The loss compares per-step outputs with per-token labels (a tagger or language
+  // model) rather than one label per sequence.
+  bool sequence_labels = false;
+  std::vector<std::string> features;  // token features its inputs take (text.h), sorted
+};
+TextModelTraits text_model_traits(const std::string& model_path);
 
 struct TextVocabs {
   std::optional<Vocab> words;
   std::optional<Vocab> targets;  // tags or class labels; none for language models
+  std::map<std::string, Vocab> features;  // by token feature
 };
-// From DIR's training split: words seen at least `min_count` times (the others become
-// <unk>); every tag of train plus those DIR/tags.txt declares; every class label.
-TextVocabs build_vocabs(TextTask task, const std::string& dir, int min_count);
-// RUN_DIR/words.txt and RUN_DIR/tags.txt or labels.txt, written crash-safe.
+// From DIR's training split: words (and each feature's values) seen at least
+// `min_count` times (the others become <unk>); every tag of train plus those
+// DIR/tags.txt declares; every class label.
+TextVocabs build_vocabs(TextTask task, const std::string& dir, int min_count,
+                        const std::vector<std::string>& features = {});
+// RUN_DIR/words.txt, RUN_DIR/tags.txt or labels.txt, RUN_DIR/feature.NAME.txt, each
+// written crash-safe.
 void save_vocabs(const TextVocabs& vocabs, TextTask task, const std::string& run_dir);
-TextVocabs load_vocabs(TextTask task, const std::string& run_dir);
+TextVocabs load_vocabs(TextTask task, const std::string& run_dir,
+                       const std::vector<std::string>& features = {});
+// `words` (encoded from `tokens`) with each token's id replaced by that of its feature.
+SequenceData feature_data(const SequenceData& words,
+                          const std::vector<std::vector<std::string>>& tokens,
+                          const std::string& feature, const Vocab& vocab);
 // The task a run directory's vocabularies were saved for: tags.txt (tagging),
 // labels.txt (classification) or only words.txt (language model).
 TextTask saved_task(const std::string& run_dir);
@@ -64,6 +80,7 @@ class TextSplit {
   std::string path_;
   int64_t sequences_ = 0, tokens_ = 0;
   std::unique_ptr<DeviceSequences> sequence_data_;
+  std::map<std::string, std::unique_ptr<DeviceSequences>> feature_data_;
   std::unique_ptr<DeviceTokenStreams> stream_data_;
   std::unique_ptr<BatchSource> source_;
 };

@@ -29,8 +29,10 @@ namespace kiln::train {
 // The roles of a model's input layers: `data` (images or token ids), `labels` (what
 // the loss head compares with: classes, tags or next words) and, for models whose
 // recurrent or sequence_pool layers take them, `lengths` ([B] valid steps).
+// Token-feature inputs (an input layer with `feature:`) are listed apart from `data`.
 struct InputRoles {
   std::string data, labels, lengths;
+  std::vector<std::pair<std::string, std::string>> features;  // (input, feature)
 };
 // Throws an Error naming what is missing or extra when the inputs do not fit.
 InputRoles input_roles(const graph::Graph& graph);

@@ -2,7 +2,8 @@
 //   forward:  x_proj = in W_ih^T + b_ih for all T steps (one GEMM); per step s
 //             h_proj = h(s) W_hh^T (one GEMM) then one fused cell (kernels/rnn_cell.h);
 //   backward: per step, from the last: one fused cell backward, then dh(s) += d_h(s) W_hh
-//             (one GEMM); after the loop dW_hh = d_h^T h (one GEMM over all steps, h kept in
+//             (one GEMM; on the CPU both per-step GEMMs run over W_hh packed once per
+//             call, cpu/rnn_gemm.h); after the loop dW_hh = d_h^T h (one GEMM over all steps, h kept in
 //             step order), dW_ih = d_x^T in, d_in = d_x W_ih and the bias column sums.
 // States are kept per step in step order, hs[s] = the state step s reads (hs[0] = h0), so the
 // state after a sequence's own last step is hs[T] (idle steps copy it through).
@@ -14,6 +15,7 @@
 
 #include "cpu/linear.h"
 #include "cpu/rnn.h"
+#include "cpu/rnn_gemm.h"
 #include "kiln/gemm.h"
 #include "kiln/ops/dropout.h"
 #include "ops/checks.h"
@@ -131,6 +133,35 @@ void peephole_grad(const Device& device, const float* d_h, const float* c, const
   KILN_KERNEL(device, rnn_peephole_grad, d_h, c, rows, s.B, s.H, dw);
 }
 
+// The per-step recurrent product C[m, n] = A[m, k] op(W_hh) (+ C) of one cell: on the CPU
+// through W_hh packed once per cell call (cpu/rnn_gemm.h: a general GEMM would repack it on
+// every step), elsewhere through the GEMM wrapper. W_hh is [G*H, H] row-major.
+class RecurrentProduct {
+ public:
+  RecurrentProduct(const Device& device, Transpose trans_w, const float* w_hh, int k, int n,
+                   int hidden)
+      : device_(device), trans_w_(trans_w), w_hh_(w_hh), k_(k), n_(n) {
+    if (!device.is_cpu()) return;
+    packed_ = Tensor({cpu::rnn_packed_floats(k, n)}, device);
+    cpu::rnn_pack_weights(trans_w, w_hh, hidden, k, n, packed_.data());
+  }
+
+  void operator()(int m, const float* a, bool accumulate, float* c) const {
+    if (device_.is_cpu()) {
+      return cpu::rnn_gemm_packed(m, n_, k_, a, k_, packed_.data(), accumulate, c, n_);
+    }
+    gemm_row_major(device_, Transpose::no, trans_w_, m, n_, k_, 1.0f, a, w_hh_,
+                   accumulate ? 1.0f : 0.0f, c);
+  }
+
+ private:
+  const Device& device_;
+  Transpose trans_w_;
+  const float* w_hh_;
+  int k_, n_;
+  Tensor packed_;  // cpu only
+};
+
 // ---- one (layer, direction) ----------------------------------------------------------------
 
 // Where one (layer, direction) keeps its per-step states and activations.
@@ -156,10 +187,10 @@ void forward_cell(const Device& device, const Dims& s, const CellParams& p, int 
   add_bias(device, x_proj, p.b_ih, tb, gh);
   init_floats(device, trace.hs, h0, bh);
   if (trace.cs) init_floats(device, trace.cs, c0, bh);
+  const RecurrentProduct recurrent(device, Transpose::yes, p.w_hh, s.H, gh, s.H);
   for (int step = 0; step < s.T; ++step) {
     const float* h_prev = trace.hs + step * bh;
-    gemm_row_major(device, Transpose::no, Transpose::yes, s.B, gh, s.H, 1.0f, h_prev, p.w_hh,
-                   0.0f, h_proj);
+    recurrent(s.B, h_prev, false, h_proj);
     RnnForwardStep a{step_shape(s, d, step, lengths),
                      x_proj,
                      h_proj,
@@ -207,6 +238,7 @@ void backward_cell(const Device& device, const Dims& s, const CellParams& p, con
   init_floats(device, w.dh, st.dhn, bh);
   if (trace.cs) init_floats(device, w.dc, st.dcn, bh);
   const int64_t saved_row = bh * rnn_saved_per_unit(s.mode);
+  const RecurrentProduct recurrent(device, Transpose::no, p.w_hh, gh, s.H, s.H);
   int cur = 0;
   for (int step = s.T - 1; step >= 0; --step) {
     const int next = 1 - cur;
@@ -225,8 +257,7 @@ void backward_cell(const Device& device, const Dims& s, const CellParams& p, con
                       w.d_x,
                       d_h_step};
     cell_backward(device, a);
-    gemm_row_major(device, Transpose::no, Transpose::no, s.B, s.H, gh, 1.0f, d_h_step, p.w_hh,
-                   1.0f, w.dh + next * bh);
+    recurrent(s.B, d_h_step, true, w.dh + next * bh);
     cur = next;
   }
   if (st.dh0) copy_floats(device, st.dh0, w.dh + cur * bh, bh);

@@ -103,7 +103,6 @@ struct KilnLstm {
       p.push_back(&params[i]);
       g.push_back(&grads[i]);
     }
-    kiln::RnnReserve reserve;
     kiln::ops::rnn_forward(config, p, x, nullptr, nullptr, nullptr, y, nullptr, nullptr, &reserve);
     kiln::ops::rnn_backward(config, p, x, nullptr, nullptr, nullptr, y, dy, nullptr, nullptr,
                             reserve, &dx, nullptr, nullptr, g);
@@ -111,6 +110,9 @@ struct KilnLstm {
   kiln::RnnConfig config;
   std::vector<Tensor> params, grads;
   Tensor x, dy, y, dx;
+  // Kept between steps as a training loop keeps it (src/graph's LSTM layer owns one): the
+  // reserve's buffers and scratch are then allocated once, not on every step.
+  kiln::RnnReserve reserve;
 };
 
 // The GEMMs of one layer's forward + backward at the driver's shapes, timed alone.

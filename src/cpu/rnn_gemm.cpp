@@ -28,7 +28,7 @@ namespace {
 // One tile's operands: rows of A and C from a row block, panels from a panel group.
 struct Tile {
   const float* a;
-  int lda;
+  int64_t a_row, a_col;  // floats between rows and between columns of A
   const float* packed;  // the group's first panel
   int64_t panel;        // floats per panel (K * 16)
   int k;
@@ -99,8 +99,8 @@ void rnn_pack_weights(Transpose trans_w, const float* w, int ldw, int k, int n, 
     // Loops in the order that reads W contiguously.
     if (trans_w == Transpose::no) {
       for (int kk = 0; kk < k; ++kk) {
-        std::memcpy(panel + static_cast<int64_t>(kk) * kRnnPanel,
-                    w + static_cast<int64_t>(kk) * ldw + first, sizeof(float) * cols);
+        const float* src = w + static_cast<int64_t>(kk) * ldw + first;
+        std::copy(src, src + cols, panel + static_cast<int64_t>(kk) * kRnnPanel);
       }
     } else {
       for (int j = 0; j < cols; ++j) {
@@ -111,30 +111,32 @@ void rnn_pack_weights(Transpose trans_w, const float* w, int ldw, int k, int n, 
   }
 }
 
-void rnn_gemm_packed(int m, int n, int k, const float* a, int lda, const float* packed,
-                     bool accumulate, float* c, int ldc) {
+void rnn_gemm_packed(int m, int n, int k, const float* a, int64_t a_row, int64_t a_col,
+                     const float* packed, bool accumulate, float* c, int ldc) {
   const TileSet& set = tiles_for(active_isa());
   const int panels = panels_of(n);
   const int groups = (panels + set.max_panels - 1) / set.max_panels;
+  const int row_blocks = (m + set.max_rows - 1) / set.max_rows;
   const int64_t panel = static_cast<int64_t>(k) * kRnnPanel;
   const bool parallel = static_cast<int64_t>(m) * n * k >= kParallelMultiplyAdds;
+  // Tiles in panel-group-major order: consecutive tiles (and a thread's share of them) reuse
+  // one group's panels.
 #pragma omp parallel for schedule(static) if (parallel)
-  for (int g = 0; g < groups; ++g) {
+  for (int i = 0; i < groups * row_blocks; ++i) {
+    const int g = i / row_blocks, row = i % row_blocks * set.max_rows;
     const int first = g * set.max_panels, count = std::min(set.max_panels, panels - first);
     const int last_cols = std::min(kRnnPanel, n - (first + count - 1) * kRnnPanel);
-    for (int row = 0; row < m; row += set.max_rows) {
-      const int rows = std::min(set.max_rows, m - row);
-      const Tile t{a + static_cast<int64_t>(row) * lda,
-                   lda,
-                   packed + first * panel,
-                   panel,
-                   k,
-                   c + static_cast<int64_t>(row) * ldc + first * kRnnPanel,
-                   ldc,
-                   last_cols,
-                   accumulate};
-      set.tile_for(rows, count)(t);
-    }
+    const Tile t{a + row * a_row,
+                 a_row,
+                 a_col,
+                 packed + first * panel,
+                 panel,
+                 k,
+                 c + static_cast<int64_t>(row) * ldc + first * kRnnPanel,
+                 ldc,
+                 last_cols,
+                 accumulate};
+    set.tile_for(std::min(set.max_rows, m - row), count)(t);
   }
 }
 

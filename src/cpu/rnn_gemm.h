@@ -23,10 +23,12 @@ int64_t rnn_packed_floats(int k, int n);
 // (Transpose::yes). Panel p holds columns 16p .. 16p+15 as K rows of 16 floats, zero-padded.
 void rnn_pack_weights(Transpose trans_w, const float* w, int ldw, int k, int n, float* packed);
 
-// C[M,N] (row-major, leading dimension ldc) = A[M,K] (leading dimension lda) times the packed
-// operand, plus C's old values when `accumulate`. Runs the active ISA variant's tiles; splits
-// the panels between OpenMP threads when the product is large enough to pay for a region.
-void rnn_gemm_packed(int m, int n, int k, const float* a, int lda, const float* packed,
-                     bool accumulate, float* c, int ldc);
+// C[M,N] (row-major, leading dimension ldc) = A[M,K] times the packed operand, plus C's old
+// values when `accumulate`. A's element (r, k) is a[r * a_row + k * a_col], so A may be a
+// row-major matrix (a_row = lda, a_col = 1) or the transpose of one (a_row = 1, a_col = lda).
+// Runs the active ISA variant's tiles; splits the tiles between OpenMP threads when the
+// product is large enough to pay for a parallel region.
+void rnn_gemm_packed(int m, int n, int k, const float* a, int64_t a_row, int64_t a_col,
+                     const float* packed, bool accumulate, float* c, int ldc);
 
 }  // namespace kiln::cpu

@@ -1,7 +1,8 @@
 // The CPU recurrent GEMM (cpu/rnn_gemm.h) in every instruction-set variant the machine
 // supports, against a double-precision product: awkward batches (1, 3, 17: below, at and
-// past a tile's rows), widths that are not whole panels or vectors, both packings, strided
-// operands, overwrite and accumulate; and bit-identical results for any thread count.
+// past a tile's rows), widths that are not whole panels or vectors, both packings, A stored
+// as is or transposed, strided operands, overwrite and accumulate; and bit-identical results
+// for any thread count.
 #include "cpu/rnn_gemm.h"
 
 #include <omp.h>
@@ -21,7 +22,7 @@ namespace {
 
 struct GemmCase {
   int m, n, k;
-  Transpose trans_w;
+  Transpose trans_a, trans_w;
   bool accumulate;
 };
 
@@ -39,21 +40,24 @@ float weight(const std::vector<float>& w, Transpose trans_w, int ldw, int kk, in
                                   : w[static_cast<std::size_t>(col) * ldw + kk];
 }
 
-// Runs one case (A and C with padded rows, to check the leading dimensions and that the
-// padding is left alone) and compares every element with the double product. The float sum
-// of k products plus C's old value is within (k + 1) u (sum |a w| + |c|) of the exact value,
+// Runs one case (A, stored as is or transposed, and C with padded rows, to check the strides
+// and that C's padding is left alone) and compares every element with the double product.
+// The float sum of k products plus C's old value is within (k + 1) u (sum |a w| + |c|) of the exact value,
 // u = 2^-24 (Higham, Accuracy and Stability, 3.1; FMA or not); the bound is used as is.
 void check_case(const GemmCase& g, uint32_t seed) {
-  const int lda = g.k + 3, ldc = g.n + 5;
+  const bool plain = g.trans_a == Transpose::no;
+  const int lda = (plain ? g.k : g.m) + 3, ldc = g.n + 5;
+  const int64_t a_row = plain ? lda : 1, a_col = plain ? 1 : lda;
   const int ldw = g.trans_w == Transpose::no ? g.n : g.k;
   const int w_rows = g.trans_w == Transpose::no ? g.k : g.n;
-  const std::vector<float> a = uniform(static_cast<std::size_t>(g.m) * lda, seed);
+  const std::vector<float> a = uniform(static_cast<std::size_t>(plain ? g.m : g.k) * lda, seed);
   const std::vector<float> w = uniform(static_cast<std::size_t>(w_rows) * ldw, seed + 1);
   const std::vector<float> c0 = uniform(static_cast<std::size_t>(g.m) * ldc, seed + 2);
   std::vector<float> packed(static_cast<std::size_t>(cpu::rnn_packed_floats(g.k, g.n)));
   cpu::rnn_pack_weights(g.trans_w, w.data(), ldw, g.k, g.n, packed.data());
   std::vector<float> c = c0;
-  cpu::rnn_gemm_packed(g.m, g.n, g.k, a.data(), lda, packed.data(), g.accumulate, c.data(), ldc);
+  cpu::rnn_gemm_packed(g.m, g.n, g.k, a.data(), a_row, a_col, packed.data(), g.accumulate,
+                       c.data(), ldc);
   const double u = std::ldexp(1.0, -24);
   for (int r = 0; r < g.m; ++r) {
     for (int col = 0; col < ldc; ++col) {
@@ -64,7 +68,7 @@ void check_case(const GemmCase& g, uint32_t seed) {
       }
       double exact = g.accumulate ? c0[at] : 0.0, magnitude = std::fabs(exact);
       for (int kk = 0; kk < g.k; ++kk) {
-        const double p = static_cast<double>(a[static_cast<std::size_t>(r) * lda + kk]) *
+        const double p = static_cast<double>(a[r * a_row + kk * a_col]) *
                          weight(w, g.trans_w, ldw, kk, col);
         exact += p;
         magnitude += std::fabs(p);
@@ -85,11 +89,14 @@ TEST_P(RnnGemmTest, MatchesDoubleProductOnAwkwardShapes) {
   for (int m : {1, 3, 17}) {
     for (int n : {1, 5, 16, 37, 148}) {
       for (int k : {1, 7, 37, 64}) {
-        for (Transpose t : {Transpose::no, Transpose::yes}) {
-          for (bool accumulate : {false, true}) {
-            SCOPED_TRACE(std::string(t == Transpose::no ? "W" : "W^T") +
-                         (accumulate ? " accumulate" : " overwrite"));
-            check_case({m, n, k, t, accumulate}, seed += 3);
+        for (Transpose ta : {Transpose::no, Transpose::yes}) {
+          for (Transpose tw : {Transpose::no, Transpose::yes}) {
+            for (bool accumulate : {false, true}) {
+              SCOPED_TRACE(std::string(ta == Transpose::no ? "A " : "A^T ") +
+                           (tw == Transpose::no ? "W" : "W^T") +
+                           (accumulate ? " accumulate" : " overwrite"));
+              check_case({m, n, k, ta, tw, accumulate}, seed += 3);
+            }
           }
         }
       }
@@ -108,9 +115,9 @@ TEST_P(RnnGemmTest, SameBitsForAnyThreadCount) {
   const int threads = omp_get_max_threads();
   std::vector<float> one(static_cast<std::size_t>(m) * n), all(one.size());
   omp_set_num_threads(1);
-  cpu::rnn_gemm_packed(m, n, k, a.data(), k, packed.data(), false, one.data(), n);
+  cpu::rnn_gemm_packed(m, n, k, a.data(), k, 1, packed.data(), false, one.data(), n);
   omp_set_num_threads(std::max(2, threads));
-  cpu::rnn_gemm_packed(m, n, k, a.data(), k, packed.data(), false, all.data(), n);
+  cpu::rnn_gemm_packed(m, n, k, a.data(), k, 1, packed.data(), false, all.data(), n);
   omp_set_num_threads(threads);
   EXPECT_EQ(one, all);
 }

@@ -28,7 +28,7 @@ namespace {
 // One tile's operands: rows of A and C from a row block, panels from a panel group.
 struct Tile {
   const float* a;
-  int64_t a_row, a_col;  // floats between rows and between columns of A
+  int64_t lda;
   const float* packed;  // the group's first panel
   int64_t panel;        // floats per panel (K * 16)
   int k;
@@ -111,8 +111,8 @@ void rnn_pack_weights(Transpose trans_w, const float* w, int ldw, int k, int n, 
   }
 }
 
-void rnn_gemm_packed(int m, int n, int k, const float* a, int64_t a_row, int64_t a_col,
-                     const float* packed, bool accumulate, float* c, int ldc) {
+void rnn_gemm_packed(int m, int n, int k, const float* a, int lda, const float* packed,
+                     bool accumulate, float* c, int ldc) {
   const TileSet& set = tiles_for(active_isa());
   const int panels = panels_of(n);
   const int groups = (panels + set.max_panels - 1) / set.max_panels;
@@ -126,9 +126,8 @@ void rnn_gemm_packed(int m, int n, int k, const float* a, int64_t a_row, int64_t
     const int g = i / row_blocks, row = i % row_blocks * set.max_rows;
     const int first = g * set.max_panels, count = std::min(set.max_panels, panels - first);
     const int last_cols = std::min(kRnnPanel, n - (first + count - 1) * kRnnPanel);
-    const Tile t{a + row * a_row,
-                 a_row,
-                 a_col,
+    const Tile t{a + static_cast<int64_t>(row) * lda,
+                 lda,
                  packed + first * panel,
                  panel,
                  k,
@@ -137,6 +136,20 @@ void rnn_gemm_packed(int m, int n, int k, const float* a, int64_t a_row, int64_t
                  last_cols,
                  accumulate};
     set.tile_for(std::min(set.max_rows, m - row), count)(t);
+  }
+}
+
+void rnn_transpose(const float* src, int rows, int cols, float* dst) {
+  constexpr int kBlock = 16;  // a 16 x 16 block reads and writes 16 cache lines each
+  for (int r0 = 0; r0 < rows; r0 += kBlock) {
+    for (int c0 = 0; c0 < cols; c0 += kBlock) {
+      const int r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
+      for (int c = c0; c < c1; ++c) {
+        for (int r = r0; r < r1; ++r) {
+          dst[static_cast<int64_t>(c) * rows + r] = src[static_cast<int64_t>(r) * cols + c];
+        }
+      }
+    }
   }
 }
 

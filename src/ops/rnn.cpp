@@ -139,7 +139,7 @@ void peephole_grad(const Device& device, const float* d_h, const float* c, const
 // call (a training loop that reuses its reserve allocates and first-touches them once);
 // without one they are the call's own. A kept buffer at least as large is reused.
 enum class Scratch { x_proj, h_proj, packed_w_ih, packed_w_hh, d_x, d_h, dh, dc, packed_states,
-                     packed_in, count };
+                     packed_in, transposed_a, count };
 
 class Workspace {
  public:
@@ -168,7 +168,7 @@ class PackedOperand {
  public:
   PackedOperand(const Device& device, Transpose trans_b, const float* b, int k, int n,
                 Workspace& workspace, Scratch role)
-      : device_(device), trans_b_(trans_b), b_(b), k_(k), n_(n) {
+      : device_(device), workspace_(workspace), trans_b_(trans_b), b_(b), k_(k), n_(n) {
     if (!device.is_cpu()) return;
     float* packed = workspace.get(role, cpu::rnn_packed_floats(k, n));
     cpu::rnn_pack_weights(trans_b, b, trans_b == Transpose::no ? n : k, k, n, packed);
@@ -180,13 +180,17 @@ class PackedOperand {
       return gemm_row_major(device_, trans_a, trans_b_, m, n_, k_, 1.0f, a, b_,
                             accumulate ? 1.0f : 0.0f, c);
     }
-    const bool plain = trans_a == Transpose::no;
-    cpu::rnn_gemm_packed(m, n_, k_, a, plain ? k_ : 1, plain ? 1 : m, packed_, accumulate, c,
-                         n_);
+    if (trans_a == Transpose::yes) {  // a is [k, m]
+      float* a_t = workspace_.get(Scratch::transposed_a, static_cast<int64_t>(m) * k_);
+      cpu::rnn_transpose(a, k_, m, a_t);
+      a = a_t;
+    }
+    cpu::rnn_gemm_packed(m, n_, k_, a, k_, packed_, accumulate, c, n_);
   }
 
  private:
   const Device& device_;
+  Workspace& workspace_;
   Transpose trans_b_;
   const float* b_;
   int k_, n_;

@@ -1,7 +1,7 @@
 // The CPU recurrent GEMM (cpu/rnn_gemm.h) in every instruction-set variant the machine
 // supports, against a double-precision product: awkward batches (1, 3, 17: below, at and
 // past a tile's rows), widths that are not whole panels or vectors, both packings, A stored
-// as is or transposed, strided operands, overwrite and accumulate; and bit-identical results
+// as is or transposed (rnn_transpose), strided operands, overwrite and accumulate; and bit-identical results
 // for any thread count.
 #include "cpu/rnn_gemm.h"
 
@@ -45,19 +45,25 @@ float weight(const std::vector<float>& w, Transpose trans_w, int ldw, int kk, in
 // The float sum of k products plus C's old value is within (k + 1) u (sum |a w| + |c|) of the exact value,
 // u = 2^-24 (Higham, Accuracy and Stability, 3.1; FMA or not); the bound is used as is.
 void check_case(const GemmCase& g, uint32_t seed) {
+  // A as is: rows padded to lda; transposed: a contiguous [k, m] that rnn_transpose turns
+  // into a contiguous [m, k], as the layer's weight gradients do.
   const bool plain = g.trans_a == Transpose::no;
-  const int lda = (plain ? g.k : g.m) + 3, ldc = g.n + 5;
-  const int64_t a_row = plain ? lda : 1, a_col = plain ? 1 : lda;
+  const int lda = plain ? g.k + 3 : g.k, ldc = g.n + 5;
+  const int64_t a_row = plain ? lda : 1, a_col = plain ? 1 : g.m;
   const int ldw = g.trans_w == Transpose::no ? g.n : g.k;
   const int w_rows = g.trans_w == Transpose::no ? g.k : g.n;
-  const std::vector<float> a = uniform(static_cast<std::size_t>(plain ? g.m : g.k) * lda, seed);
+  const std::vector<float> a =
+      uniform(plain ? static_cast<std::size_t>(g.m) * lda : static_cast<std::size_t>(g.k) * g.m,
+              seed);
   const std::vector<float> w = uniform(static_cast<std::size_t>(w_rows) * ldw, seed + 1);
   const std::vector<float> c0 = uniform(static_cast<std::size_t>(g.m) * ldc, seed + 2);
   std::vector<float> packed(static_cast<std::size_t>(cpu::rnn_packed_floats(g.k, g.n)));
   cpu::rnn_pack_weights(g.trans_w, w.data(), ldw, g.k, g.n, packed.data());
+  std::vector<float> a_t(plain ? 0 : a.size());
+  if (!plain) cpu::rnn_transpose(a.data(), g.k, g.m, a_t.data());
   std::vector<float> c = c0;
-  cpu::rnn_gemm_packed(g.m, g.n, g.k, a.data(), a_row, a_col, packed.data(), g.accumulate,
-                       c.data(), ldc);
+  cpu::rnn_gemm_packed(g.m, g.n, g.k, plain ? a.data() : a_t.data(), lda, packed.data(),
+                       g.accumulate, c.data(), ldc);
   const double u = std::ldexp(1.0, -24);
   for (int r = 0; r < g.m; ++r) {
     for (int col = 0; col < ldc; ++col) {
@@ -115,9 +121,9 @@ TEST_P(RnnGemmTest, SameBitsForAnyThreadCount) {
   const int threads = omp_get_max_threads();
   std::vector<float> one(static_cast<std::size_t>(m) * n), all(one.size());
   omp_set_num_threads(1);
-  cpu::rnn_gemm_packed(m, n, k, a.data(), k, 1, packed.data(), false, one.data(), n);
+  cpu::rnn_gemm_packed(m, n, k, a.data(), k, packed.data(), false, one.data(), n);
   omp_set_num_threads(std::max(2, threads));
-  cpu::rnn_gemm_packed(m, n, k, a.data(), k, 1, packed.data(), false, all.data(), n);
+  cpu::rnn_gemm_packed(m, n, k, a.data(), k, packed.data(), false, all.data(), n);
   omp_set_num_threads(threads);
   EXPECT_EQ(one, all);
 }

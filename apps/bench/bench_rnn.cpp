@@ -3,7 +3,8 @@
 // torch::nn::LSTM (libtorch, CPU, same thread count) in the same run. Prints JSON: per
 // shape the fastest and the median ms of kiln and libtorch, GFLOP/s (GEMM flop count) and
 // the kiln/libtorch ratio from the fastest, and where kiln's time goes: the GEMMs of the
-// layer timed alone at the same shapes (input projection, the T recurrent GEMMs of each pass, weight gradients, input
+// layer timed alone at the same shapes, run as kiln runs them (packed operands,
+// cpu/rnn_gemm.h: input projection, the T recurrent GEMMs of each pass, weight gradients, input
 // gradient) and the rest (fused cells, bias sums, copies) as the difference.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/rnn_gemm.h"
 #include "kiln/device.h"
 #include "kiln/gemm.h"
 #include "kiln/ops/rnn.h"
@@ -103,7 +105,6 @@ struct KilnLstm {
       p.push_back(&params[i]);
       g.push_back(&grads[i]);
     }
-    kiln::RnnReserve reserve;
     kiln::ops::rnn_forward(config, p, x, nullptr, nullptr, nullptr, y, nullptr, nullptr, &reserve);
     kiln::ops::rnn_backward(config, p, x, nullptr, nullptr, nullptr, y, dy, nullptr, nullptr,
                             reserve, &dx, nullptr, nullptr, g);
@@ -111,6 +112,9 @@ struct KilnLstm {
   kiln::RnnConfig config;
   std::vector<Tensor> params, grads;
   Tensor x, dy, y, dx;
+  // Kept between steps as a training loop keeps it (src/graph's LSTM layer owns one): the
+  // reserve's buffers and scratch are then allocated once, not on every step.
+  kiln::RnnReserve reserve;
 };
 
 // The GEMMs of one layer's forward + backward at the driver's shapes, timed alone.
@@ -122,17 +126,37 @@ nlohmann::json gemm_split(const Shape& s, int warmup, int repeats) {
   Tensor w_ih = uniform({G, F}, cpu, 3, 0.06f), w_hh = uniform({G, H}, cpu, 4, 0.06f);
   Tensor gates = uniform({TB, G}, cpu, 5, 1.0f), dw_ih({G, F}, cpu), dw_hh({G, H}, cpu);
   Tensor dx({TB, F}, cpu), dh({s.batch, H}, cpu), step_gates({s.batch, G}, cpu);
+  // As kiln's CPU path runs them (src/ops/rnn.cpp, PackedOperand): op(B) packed once per
+  // product, or once for all T steps of a recurrent loop, then the packed tiles.
+  std::vector<float> packed;
+  const auto pack = [&](Transpose tb, int k, int n, const Tensor& b) {
+    packed.resize(static_cast<std::size_t>(kiln::cpu::rnn_packed_floats(k, n)));
+    kiln::cpu::rnn_pack_weights(tb, b.data(), tb == Transpose::no ? n : k, k, n, packed.data());
+  };
+  std::vector<float> a_t;
+  const auto multiply = [&](Transpose ta, int m, int n, int k, const Tensor& a, Tensor& c) {
+    const float* rows = a.data();
+    if (ta == Transpose::yes) {
+      a_t.resize(static_cast<std::size_t>(m) * k);
+      kiln::cpu::rnn_transpose(a.data(), k, m, a_t.data());
+      rows = a_t.data();
+    }
+    kiln::cpu::rnn_gemm_packed(m, n, k, rows, k, packed.data(), false, c.data(), n);
+  };
   const auto row = [&](Transpose ta, Transpose tb, int m, int n, int k, const Tensor& a,
                        const Tensor& b, Tensor& c) {
-    kiln::gemm_row_major(cpu, ta, tb, m, n, k, 1.0f, a.data(), b.data(), 0.0f, c.data());
+    pack(tb, k, n, b);
+    multiply(ta, m, n, k, a, c);
   };
   const double input = min_ms([&] { row(Transpose::no, Transpose::yes, TB, G, F, x, w_ih, gates); },
                                  warmup, repeats);
   const double recurrent_fwd = min_ms([&] {
-    for (int t = 0; t < s.steps; ++t) row(Transpose::no, Transpose::yes, s.batch, G, H, dh, w_hh, step_gates);
+    pack(Transpose::yes, H, G, w_hh);
+    for (int t = 0; t < s.steps; ++t) multiply(Transpose::no, s.batch, G, H, dh, step_gates);
   }, warmup, repeats);
   const double recurrent_bwd = min_ms([&] {
-    for (int t = 0; t < s.steps; ++t) row(Transpose::no, Transpose::no, s.batch, H, G, step_gates, w_hh, dh);
+    pack(Transpose::no, G, H, w_hh);
+    for (int t = 0; t < s.steps; ++t) multiply(Transpose::no, s.batch, H, G, step_gates, dh);
   }, warmup, repeats);
   const double weight_grads = min_ms([&] {
     row(Transpose::yes, Transpose::no, G, F, TB, gates, x, dw_ih);

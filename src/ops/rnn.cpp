@@ -4,9 +4,12 @@
 //   backward: per step, from the last: one fused cell backward, then dh(s) += d_h(s) W_hh
 //             (one GEMM); after the loop dW_hh = d_h^T h (one GEMM over all steps, h kept in
 //             step order), dW_ih = d_x^T in, d_in = d_x W_ih and the bias column sums.
+// On the CPU every GEMM's right-hand operand is packed once per call (PackedOperand,
+// cpu/rnn_gemm.h), so the T per-step products share one packing of W_hh.
 // States are kept per step in step order, hs[s] = the state step s reads (hs[0] = h0), so the
 // state after a sequence's own last step is hs[T] (idle steps copy it through).
-// Buffers are allocated once per call; docs/RECURRENT.md has the layouts and rules.
+// Scratch comes from a Workspace (kept in the reserve when there is one); docs/RECURRENT.md
+// has the layouts and rules.
 #include "kiln/ops/rnn.h"
 
 #include <array>
@@ -14,6 +17,7 @@
 
 #include "cpu/linear.h"
 #include "cpu/rnn.h"
+#include "cpu/rnn_gemm.h"
 #include "kiln/gemm.h"
 #include "kiln/ops/dropout.h"
 #include "ops/checks.h"
@@ -131,6 +135,68 @@ void peephole_grad(const Device& device, const float* d_h, const float* c, const
   KILN_KERNEL(device, rnn_peephole_grad, d_h, c, rows, s.B, s.H, dw);
 }
 
+// A call's scratch buffers by role. With a reserve they are its `scratch` and outlive the
+// call (a training loop that reuses its reserve allocates and first-touches them once);
+// without one they are the call's own. A kept buffer at least as large is reused.
+enum class Scratch { x_proj, h_proj, packed_w_ih, packed_w_hh, d_x, d_h, dh, dc, packed_states,
+                     packed_in, transposed_a, count };
+
+class Workspace {
+ public:
+  Workspace(const Device& device, std::vector<Tensor>* kept)
+      : device_(device), pool_(kept ? *kept : own_) {
+    pool_.resize(static_cast<std::size_t>(Scratch::count));
+  }
+
+  float* get(Scratch role, int64_t floats) {
+    Tensor& t = pool_[static_cast<std::size_t>(role)];
+    if (!t.defined() || t.numel() < floats || t.device() != device_) t = Tensor({floats}, device_);
+    return t.data();
+  }
+
+ private:
+  const Device& device_;
+  std::vector<Tensor> own_;
+  std::vector<Tensor>& pool_;
+};
+
+// The right-hand operand op(B) [k, n] of a layer's GEMMs C[m, n] = op(A) op(B) (+ C), B
+// row-major. On the CPU it is packed once (cpu/rnn_gemm.h) and every product with it runs the
+// packed tiles: W_hh serves all T steps without the per-call repacking of a general GEMM, and
+// the tiles use the widest vectors the CPU has. Elsewhere it goes through the GEMM wrapper.
+class PackedOperand {
+ public:
+  PackedOperand(const Device& device, Transpose trans_b, const float* b, int k, int n,
+                Workspace& workspace, Scratch role)
+      : device_(device), workspace_(workspace), trans_b_(trans_b), b_(b), k_(k), n_(n) {
+    if (!device.is_cpu()) return;
+    float* packed = workspace.get(role, cpu::rnn_packed_floats(k, n));
+    cpu::rnn_pack_weights(trans_b, b, trans_b == Transpose::no ? n : k, k, n, packed);
+    packed_ = packed;
+  }
+
+  void multiply(Transpose trans_a, int m, const float* a, bool accumulate, float* c) const {
+    if (!device_.is_cpu()) {
+      return gemm_row_major(device_, trans_a, trans_b_, m, n_, k_, 1.0f, a, b_,
+                            accumulate ? 1.0f : 0.0f, c);
+    }
+    if (trans_a == Transpose::yes) {  // a is [k, m]
+      float* a_t = workspace_.get(Scratch::transposed_a, static_cast<int64_t>(m) * k_);
+      cpu::rnn_transpose(a, k_, m, a_t);
+      a = a_t;
+    }
+    cpu::rnn_gemm_packed(m, n_, k_, a, k_, packed_, accumulate, c, n_);
+  }
+
+ private:
+  const Device& device_;
+  Workspace& workspace_;
+  Transpose trans_b_;
+  const float* b_;
+  int k_, n_;
+  const float* packed_ = nullptr;  // cpu only
+};
+
 // ---- one (layer, direction) ----------------------------------------------------------------
 
 // Where one (layer, direction) keeps its per-step states and activations.
@@ -148,18 +214,20 @@ RnnStepShape step_shape(const Dims& s, int d, int step, const float* lengths) {
 // Runs direction d of one layer over `in` [T, B, in_k], writing its half of `out`.
 void forward_cell(const Device& device, const Dims& s, const CellParams& p, int k, int d,
                   const float* in, const float* lengths, const float* h0, const float* c0,
-                  float* out, const CellTrace& trace, float* x_proj, float* h_proj) {
+                  float* out, const CellTrace& trace, Workspace& ws) {
   const int gh = s.G * s.H;
   const int64_t tb = static_cast<int64_t>(s.T) * s.B, bh = static_cast<int64_t>(s.B) * s.H;
-  gemm_row_major(device, Transpose::no, Transpose::yes, static_cast<int>(tb), gh, s.in(k), 1.0f,
-                 in, p.w_ih, 0.0f, x_proj);
+  float* x_proj = ws.get(Scratch::x_proj, tb * gh);
+  float* h_proj = ws.get(Scratch::h_proj, s.B * static_cast<int64_t>(gh));
+  PackedOperand(device, Transpose::yes, p.w_ih, s.in(k), gh, ws, Scratch::packed_w_ih)
+      .multiply(Transpose::no, static_cast<int>(tb), in, false, x_proj);
   add_bias(device, x_proj, p.b_ih, tb, gh);
   init_floats(device, trace.hs, h0, bh);
   if (trace.cs) init_floats(device, trace.cs, c0, bh);
+  const PackedOperand w_hh(device, Transpose::yes, p.w_hh, s.H, gh, ws, Scratch::packed_w_hh);
   for (int step = 0; step < s.T; ++step) {
     const float* h_prev = trace.hs + step * bh;
-    gemm_row_major(device, Transpose::no, Transpose::yes, s.B, gh, s.H, 1.0f, h_prev, p.w_hh,
-                   0.0f, h_proj);
+    w_hh.multiply(Transpose::no, s.B, h_prev, false, h_proj);
     RnnForwardStep a{step_shape(s, d, step, lengths),
                      x_proj,
                      h_proj,
@@ -180,7 +248,7 @@ struct SavedTrace {
   const float *hs, *cs, *saved;
 };
 
-// Scratch of the backward pass, allocated once per call.
+// Scratch of the backward pass (from the Workspace).
 struct BackwardScratch {
   float* d_x;  // [T, B, G*H] time order
   float* d_h;  // [T, B, G*H] step order (may be d_x: see backward_cell)
@@ -198,7 +266,7 @@ struct StateGrads {
 void backward_cell(const Device& device, const Dims& s, const CellParams& p, const CellGrads& g,
                    int k, int d, const float* in, const float* lengths, const float* d_out,
                    const SavedTrace& trace, const StateGrads& st, const BackwardScratch& w,
-                   float* d_in, bool accumulate) {
+                   Workspace& ws, float* d_in, bool accumulate) {
   const int gh = s.G * s.H, in_size = s.in(k);
   const int64_t tb = static_cast<int64_t>(s.T) * s.B, bh = static_cast<int64_t>(s.B) * s.H;
   // Step order is time order in the forward direction, so lstm and rnn (whose x-side and
@@ -207,6 +275,7 @@ void backward_cell(const Device& device, const Dims& s, const CellParams& p, con
   init_floats(device, w.dh, st.dhn, bh);
   if (trace.cs) init_floats(device, w.dc, st.dcn, bh);
   const int64_t saved_row = bh * rnn_saved_per_unit(s.mode);
+  const PackedOperand w_hh(device, Transpose::no, p.w_hh, gh, s.H, ws, Scratch::packed_w_hh);
   int cur = 0;
   for (int step = s.T - 1; step >= 0; --step) {
     const int next = 1 - cur;
@@ -225,23 +294,22 @@ void backward_cell(const Device& device, const Dims& s, const CellParams& p, con
                       w.d_x,
                       d_h_step};
     cell_backward(device, a);
-    gemm_row_major(device, Transpose::no, Transpose::no, s.B, s.H, gh, 1.0f, d_h_step, p.w_hh,
-                   1.0f, w.dh + next * bh);
+    w_hh.multiply(Transpose::no, s.B, d_h_step, true, w.dh + next * bh);
     cur = next;
   }
   if (st.dh0) copy_floats(device, st.dh0, w.dh + cur * bh, bh);
   if (st.dc0) copy_floats(device, st.dc0, w.dc + cur * bh, bh);
   const int rows = static_cast<int>(tb);
-  gemm_row_major(device, Transpose::yes, Transpose::no, gh, s.H, rows, 1.0f, d_h, trace.hs, 0.0f,
-                 g.w_hh);
+  PackedOperand(device, Transpose::no, trace.hs, rows, s.H, ws, Scratch::packed_states)
+      .multiply(Transpose::yes, gh, d_h, false, g.w_hh);
   column_sums(device, d_h, g.b_hh, tb, gh);
-  gemm_row_major(device, Transpose::yes, Transpose::no, gh, in_size, rows, 1.0f, w.d_x, in, 0.0f,
-                 g.w_ih);
+  PackedOperand(device, Transpose::no, in, rows, in_size, ws, Scratch::packed_in)
+      .multiply(Transpose::yes, gh, w.d_x, false, g.w_ih);
   column_sums(device, w.d_x, g.b_ih, tb, gh);
   if (s.peepholes) peephole_grad(device, d_h, trace.cs, s, g.w_ch);
   if (d_in) {
-    gemm_row_major(device, Transpose::no, Transpose::no, rows, in_size, gh, 1.0f, w.d_x, p.w_ih,
-                   accumulate ? 1.0f : 0.0f, d_in);
+    PackedOperand(device, Transpose::no, p.w_ih, gh, in_size, ws, Scratch::packed_w_ih)
+        .multiply(Transpose::no, rows, w.d_x, accumulate, d_in);
   }
 }
 
@@ -332,7 +400,7 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
     scratch_trace[1] = Tensor(states_shape(s), device);
     if (s.mode == RnnMode::lstm) scratch_trace[2] = Tensor(states_shape(s), device);
   }
-  Tensor x_proj({s.T, s.B, s.G * s.H}, device), h_proj({s.B, s.G * s.H}, device);
+  Workspace ws(device, training ? &reserve->scratch : nullptr);
   Tensor layer_in, layer_out;  // inference: input and output of the current layer
   const float* in = x.data();
   for (int k = 0; k < s.L; ++k) {
@@ -347,7 +415,7 @@ void rnn_forward(const RnnConfig& config, const std::vector<const Tensor*>& para
                                                    data_or_null(scratch_trace[2]),
                                                    scratch_trace[0].data(), 0};
       forward_cell(device, s, cell_params(s, params, k, d), k, d, in, lens, slice(h0, s, k, d),
-                   slice(c0, s, k, d), out, trace, x_proj.data(), h_proj.data());
+                   slice(c0, s, k, d), out, trace, ws);
       const int64_t bh = static_cast<int64_t>(s.B) * s.H;
       if (hn) copy_floats(device, slice(hn, s, k, d), trace.hs + s.T * bh, bh);
       if (cn) copy_floats(device, slice(cn, s, k, d), trace.cs + s.T * bh, bh);
@@ -390,9 +458,10 @@ void rnn_backward(const RnnConfig& config, const std::vector<const Tensor*>& par
   const float* lens = lengths ? lengths->data() : nullptr;
   const std::vector<Tensor>& saved = reserve.saved;
   const int gh = s.G * s.H;
-  Tensor d_x({s.T, s.B, gh}, device), d_h({s.T, s.B, gh}, device);
-  Tensor dh({2, s.B, s.H}, device), dc({2, s.B, s.H}, device);
-  const BackwardScratch scratch{d_x.data(), d_h.data(), dh.data(), dc.data()};
+  Workspace ws(device, &reserve.scratch);
+  const int64_t tbg = static_cast<int64_t>(s.T) * s.B * gh, bh2 = 2 * s.B * int64_t{s.H};
+  const BackwardScratch scratch{ws.get(Scratch::d_x, tbg), ws.get(Scratch::d_h, tbg),
+                                ws.get(Scratch::dh, bh2), ws.get(Scratch::dc, bh2)};
   Tensor d_layer_out;  // gradient of layer k's output (k < L-1)
   const float* d_out = dy.data();
   for (int k = s.L - 1; k >= 0; --k) {
@@ -404,8 +473,8 @@ void rnn_backward(const RnnConfig& config, const std::vector<const Tensor*>& par
       const StateGrads st{slice(dhn, s, k, d), slice(dcn, s, k, d), slice(dh0, s, k, d),
                           slice(dc0, s, k, d)};
       backward_cell(device, s, cell_params(s, params, k, d), cell_grads(s, grads, k, d), k, d,
-                    in, lens, d_out, saved_trace(saved, trace_slot(s, k, d)), st, scratch, d_in,
-                    d > 0);
+                    in, lens, d_out, saved_trace(saved, trace_slot(s, k, d)), st, scratch, ws,
+                    d_in, d > 0);
     }
     if (k == 0) break;
     if (drop) {

@@ -14,6 +14,7 @@
 #include "kiln/error.h"
 #include "reference/gradient_check.h"
 #include "reference/rnn.h"
+#include "support/cpu_isa.h"
 #include "support/op_test.h"
 
 namespace kiln {
@@ -180,8 +181,12 @@ std::vector<RnnCase> device_cases() {
   };
 }
 
-using RnnParam = std::tuple<Device, RnnCase>;
-class RnnTest : public testing::TestWithParam<RnnParam> {};
+using RnnParam = std::tuple<Device, cpu::Isa, RnnCase>;
+class RnnTest : public testing::TestWithParam<RnnParam> {
+ protected:
+  // The cpu cases run in the case's instruction-set variant (the recurrent GEMM's tiles).
+  test::ScopedIsa isa_{std::get<1>(GetParam())};
+};
 
 // Tolerances from the float error of the pieces: each pre-activation is a dot product of
 // in + H + 1 terms bounded by ~1 (|w| <= 1/sqrt(H)), so its float error is ~sqrt(in + H) ulp
@@ -190,7 +195,7 @@ class RnnTest : public testing::TestWithParam<RnnParam> {};
 // states get atol 2e-5. Gradients are sums over the T*B rows (and the dropout scale 1/(1-p)
 // up to 2), so they get 1e-4 plus a relative 1e-4.
 TEST_P(RnnTest, ForwardAndBackwardMatchReference) {
-  const auto& [device, c] = GetParam();
+  const auto& [device, isa, c] = GetParam();
   const Inputs in = random_inputs(c, 100);
   const Results r = run_on(device, c, in);
   const reference::RnnRefCase rc = reference_case(c);
@@ -215,7 +220,7 @@ TEST_P(RnnTest, ForwardAndBackwardMatchReference) {
 
 // Inference (no reserve) applies no dropout: it must match the reference without dropout.
 TEST_P(RnnTest, InferenceForwardMatchesReferenceWithoutDropout) {
-  const auto& [device, c] = GetParam();
+  const auto& [device, isa, c] = GetParam();
   const Inputs in = random_inputs(c, 300);
   const Results r = run_on(device, c, in, false);
   reference::RnnRefCase rc = reference_case(c);
@@ -228,14 +233,22 @@ TEST_P(RnnTest, InferenceForwardMatchesReferenceWithoutDropout) {
   EXPECT_TRUE(all_close(r.cn, ref.cn, 2e-5, 1e-4)) << "cn";
 }
 
-std::string rnn_param_name(const testing::TestParamInfo<RnnParam>& info) {
-  return test::device_name(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
+std::vector<RnnParam> rnn_params() {
+  std::vector<RnnParam> params;
+  for (const Device& device : test::test_devices()) {
+    for (cpu::Isa isa : test::isas_for(device)) {
+      for (const RnnCase& c : device_cases()) params.emplace_back(device, isa, c);
+    }
+  }
+  return params;
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, RnnTest,
-                         testing::Combine(testing::ValuesIn(test::test_devices()),
-                                          testing::ValuesIn(device_cases())),
-                         rnn_param_name);
+std::string rnn_param_name(const testing::TestParamInfo<RnnParam>& info) {
+  const auto& [device, isa, c] = info.param;
+  return test::device_isa_name(test::device_name(device), device, isa) + "_" + c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, RnnTest, testing::ValuesIn(rnn_params()), rnn_param_name);
 
 // A reserve filled by another call (another mode and shape, then the same case with other
 // inputs) is reused or resized, never read stale: results equal a fresh reserve's.
@@ -354,6 +367,10 @@ std::vector<float> state_column(const std::vector<float>& all, int cells, int ba
 }
 
 using PaddedParam = std::tuple<Device, RnnCase>;
+
+std::string device_case_name(const testing::TestParamInfo<PaddedParam>& info) {
+  return test::device_name(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
+}
 class RnnPaddedBatchTest : public testing::TestWithParam<PaddedParam> {};
 
 // Each sequence alone (T = its length, no lengths vector) must give the padded batch's
@@ -413,7 +430,7 @@ std::vector<RnnCase> padded_cases() {
 INSTANTIATE_TEST_SUITE_P(Devices, RnnPaddedBatchTest,
                          testing::Combine(testing::ValuesIn(test::test_devices()),
                                           testing::ValuesIn(padded_cases())),
-                         rnn_param_name);
+                         device_case_name);
 
 // ---- truncated BPTT -----------------------------------------------------------------------
 
@@ -454,7 +471,7 @@ std::vector<RnnCase> chunk_cases() {
 INSTANTIATE_TEST_SUITE_P(Devices, RnnChunkTest,
                          testing::Combine(testing::ValuesIn(test::test_devices()),
                                           testing::ValuesIn(chunk_cases())),
-                         rnn_param_name);
+                         device_case_name);
 
 // ---- errors ---------------------------------------------------------------------------------
 

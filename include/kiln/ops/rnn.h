@@ -54,6 +54,10 @@ struct RnnDropout {
 struct RnnReserve {
   std::vector<Tensor> saved;  // native engine: per (layer, direction) activations etc.
   rt::Buffer cudnn_reserve;   // cudnn engine: cuDNN's reserve space
+  // Native engine: both passes' scratch (gate buffers, packed GEMM operands), kept here so a
+  // loop that reuses its reserve allocates and first-touches it once. Not state: every call
+  // overwrites it before reading, hence mutable (backward takes the reserve const).
+  mutable std::vector<Tensor> scratch;
 };
 
 namespace ops {

@@ -50,7 +50,8 @@ std::string format_duration(double seconds) {
 
 InputRoles input_roles(const graph::Graph& graph) {
   const graph::Layer& loss = graph.loss_layer();
-  InputRoles roles{"", loss.inputs()[1], ""};
+  InputRoles roles;
+  roles.labels = loss.inputs()[1];
   for (const graph::Layer* layer : graph.order()) {
     if (takes_lengths(*layer)) roles.lengths = layer->inputs()[1];
   }

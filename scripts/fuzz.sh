@@ -23,7 +23,7 @@ if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF \
   cat "$build/configure.log" >&2
   exit 1
 fi
-harnesses=(idx idx_gzip safetensors model_yaml)
+harnesses=(idx idx_gzip safetensors model_yaml text)
 echo "fuzz: building the harnesses in $build"
 targets=(fuzz_seeds)
 for harness in "${harnesses[@]}"; do targets+=("fuzz_${harness}_harness"); done

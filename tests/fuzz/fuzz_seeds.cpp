@@ -4,7 +4,8 @@
 //                   the first Fashion-MNIST images and labels, plain and gzip;
 //   OUT/idx_gzip/   a selector byte + the plain IDX bytes (the harness gzips);
 //   OUT/safetensors a checkpoint of a small model written by kiln's own writer;
-//   OUT/model_yaml  the model files in MODELS_DIR.
+//   OUT/model_yaml  the model files in MODELS_DIR;
+//   OUT/text        a selector byte + a small file of each text format and vocabulary.
 // Without Fashion-MNIST, small synthetic IDX files take its place.
 #include <filesystem>
 #include <fstream>
@@ -93,6 +94,17 @@ void yaml_seeds(const fs::path& models, const fs::path& out) {
   }
 }
 
+void text_seeds(const fs::path& out) {
+  fs::create_directories(out / "text");
+  const std::pair<const char*, std::string> seeds[] = {
+      {"tagged", std::string(1, '\0') + "The\tat\nJury\tnn\n1,000\tcd\n\nna\xc3\xafve\tjj\n"},
+      {"sentences", std::string(1, '\1') + "the jury said .\r\nit was <unk> !\n"},
+      {"labelled", std::string(1, '\2') + "spam\tfree offer now\nham\tmeeting at noon\n"},
+      {"words", std::string(1, '\3') + "<pad>\n<unk>\nthe\njury\n"},
+      {"tags", std::string(1, '\4') + "at\nnn\ncd\n"}};
+  for (const auto& [name, bytes] : seeds) std::ofstream(out / "text" / name, std::ios::binary) << bytes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +117,7 @@ int main(int argc, char** argv) {
     idx_seeds(argv[2], argv[3]);
     safetensors_seeds(argv[3]);
     yaml_seeds(argv[1], argv[3]);
+    text_seeds(argv[3]);
   } catch (const std::exception& e) {
     std::cerr << "fuzz_seeds: " << e.what() << "\n";
     return 1;

@@ -9,22 +9,7 @@ mkdir -p "$work"
 "$subset" "$data" "$work/data" 200 50 || exit 1
 model=$models/lenet5.yaml
 train=(train "$model" --data "$work/data" --device cpu --epochs 1)
-failures=0
-
-# expect_error "what it must say" kiln args...
-expect_error() {
-  local needle=$1
-  shift
-  local out status=0
-  out=$(timeout 60 "$kiln" "$@" 2>&1) || status=$?
-  if [[ $status -eq 0 || $status -eq 124 ]]; then
-    echo "bad_input: FAIL (status $status): kiln $*"$'\n'"$out" >&2
-    failures=$((failures + 1))
-  elif [[ $out != *"$needle"* ]]; then
-    echo "bad_input: FAIL: kiln $* did not say '$needle':"$'\n'"$out" >&2
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/expect_error.sh"
 
 # Training flags.
 for lr in -0.1 nan inf; do expect_error "--lr must be" "${train[@]}" --out "$work/r" --lr "$lr"; done
@@ -37,7 +22,7 @@ for seed in -1 18446744073709551616 12abc; do
 done
 touch "$work/a_file"
 expect_error "$work/a_file' exists and is not a directory" "${train[@]}" --out "$work/a_file"
-[[ -e $work/r ]] && { echo "bad_input: FAIL: a refused run created $work/r" >&2; failures=$((failures + 1)); }
+[[ -e $work/r ]] && fail "a refused run created $work/r"
 
 # The model and the data disagree: named before the first step.
 sed 's/out_features: 10,/out_features: 3,/' "$model" >"$work/three.yaml"

@@ -7,11 +7,8 @@ set -uo pipefail
 kiln=$1 work=$2 models=$3
 rm -rf "$work"
 mkdir -p "$work"/{pos,spam,lm}
-failures=0
-fail() {
-  echo "text_flow: FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+expect_timeout=120
+source "$(dirname "$0")/expect_error.sh"
 
 # Tagging: 40 training and 8 test sentences of a toy grammar.
 sentence() { printf 'the\tat\n%s\tnn\n%s\tvbz\n.\t.\n\n' "$1" "$2"; }
@@ -68,18 +65,6 @@ generate=("$kiln" generate "$models/lstm_lm.yaml" --weights "$work/runs/lm/model
 first=$("${generate[@]}" 2>&1) || fail "lm: kiln generate failed: $first"
 [[ $first == "one two "* && $("${generate[@]}" 2>&1) == "$first" ]] || fail "lm: generate is not repeatable: $first"
 
-# expect_error "what it must say" kiln args...
-expect_error() {
-  local needle=$1
-  shift
-  local out status=0
-  out=$(timeout 120 "$kiln" "$@" 2>&1) || status=$?
-  if [[ $status -eq 0 || $status -eq 124 ]]; then
-    fail "(status $status): kiln $*"$'\n'"$out"
-  elif [[ $out != *"$needle"* ]]; then
-    fail "kiln $* did not say '$needle':"$'\n'"$out"
-  fi
-}
 mkdir -p "$work/bad"
 cp "$work/pos/train.tsv" "$work/bad/train.tsv"
 printf 'the\tat\ndog\tzz\n\n' >"$work/bad/test.tsv"

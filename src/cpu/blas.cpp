@@ -16,7 +16,11 @@ CBLAS_TRANSPOSE cblas_op(Transpose t) { return t == Transpose::no ? CblasNoTrans
 
 // Work per slice: below ~1 MFLOP a slice costs more to hand out than to compute.
 constexpr int64_t kSliceMultiplyAdds = int64_t{1} << 19;
-constexpr int64_t kMaxSlices = 64;
+// At most 16 slices: each slice repacks the operand it shares with the others, and with
+// 64 slices the language model's output-layer GEMMs ([2240 x 256] x [256 x 13191] and
+// its two gradients) ran at 85-124 GFLOP/s instead of 116-134 on 2 threads; 16 slices
+// still feed 16 threads (kiln_bench_train, docs/BENCHMARKS.md).
+constexpr int64_t kMaxSlices = 16;
 constexpr int kSliceAlign = 16;  // whole SIMD register tiles of OpenBLAS's kernels
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "cpu/softmax_cross_entropy.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace kiln::cpu {
@@ -23,6 +25,27 @@ int64_t counted_rows(const float* labels, int64_t rows, int classes, int ignore_
   return count;
 }
 
+// exp(x) for x <= 0 (a logit minus its row's maximum) in plain float arithmetic that
+// vectorises, where libm's expf is a call per element: 2^n p(r) with n = round(x log2 e),
+// r = x - n ln 2 (ln 2 in two parts, Cody-Waite) and Cephes' degree-7 expf polynomial
+// (relative error ~2e-7). Rounding adds and subtracts 1.5 * 2^23. Below -87 it returns
+// exp(-87) ~ 1.6e-38 (a probability of 0 to float precision). Branch-free, so that it
+// vectorises.
+inline float exp_nonpositive(float x) {
+  const float clamped = x > -87.0f ? x : -87.0f;
+  const float n = (clamped * 1.44269504f + 12582912.0f) - 12582912.0f;
+  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const float scale = __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);
+  return p * scale;
+}
+
 }  // namespace
 
 void softmax_xent_forward(const float* logits, const float* labels, float* probs, float* loss,
@@ -33,13 +56,25 @@ void softmax_xent_forward(const float* logits, const float* labels, float* probs
     const float* x = logits + r * classes;
     float* pr = probs + r * classes;
     float m = -std::numeric_limits<float>::infinity();
-    for (int j = 0; j < classes; ++j) m = std::fmax(m, x[j]);
-    float sum = 0.0f;
+    int nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : nan)
     for (int j = 0; j < classes; ++j) {
-      pr[j] = std::exp(x[j] - m);
+      m = x[j] > m ? x[j] : m;
+      nan |= x[j] != x[j];
+    }
+    if (nan) {  // a NaN logit: NaN probabilities and loss, as expf would give
+      std::fill_n(pr, classes, std::numeric_limits<float>::quiet_NaN());
+      total += std::numeric_limits<double>::quiet_NaN();
+      continue;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < classes; ++j) {
+      pr[j] = exp_nonpositive(x[j] - m);
       sum += pr[j];
     }
     const float inv = 1.0f / sum;
+#pragma omp simd
     for (int j = 0; j < classes; ++j) pr[j] *= inv;
     const int label = row_label(labels[r], classes, ignore_index);
     if (label >= 0) total += std::log(sum) - (x[label] - m);
@@ -55,14 +90,15 @@ void softmax_xent_backward(const float* probs, const float* labels, float* dlogi
 #pragma omp parallel for if (rows * classes > (1 << 14))
   for (int64_t r = 0; r < rows; ++r) {
     const int label = row_label(labels[r], classes, ignore_index);
-    for (int j = 0; j < classes; ++j) {
-      const int64_t i = r * classes + j;
-      if (label >= 0) {
-        dlogits[i] = (probs[i] - (j == label ? 1.0f : 0.0f)) / count;
-      } else {
-        dlogits[i] = label == kInvalid ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
-      }
+    const float* p = probs + r * classes;
+    float* d = dlogits + r * classes;
+    if (label < 0) {  // ignored: no gradient; invalid: NaN
+      std::fill_n(d, classes, label == kInvalid ? std::numeric_limits<float>::quiet_NaN() : 0.0f);
+      continue;
     }
+#pragma omp simd
+    for (int j = 0; j < classes; ++j) d[j] = p[j] / count;
+    d[label] = (p[label] - 1.0f) / count;
   }
 }
 

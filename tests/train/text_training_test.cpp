@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,10 @@ TEST(TextModels, ShippedModelsBuildWithSizesFromTheData) {
   EXPECT_EQ(gru.param("bigru.weight_ih_l0").value.shape(), (Shape{768, 128}));
   graph::Graph lm = graph::load_model(model_path("lstm_lm.yaml"), Device::cpu(), {}, nullptr, sizes);
   EXPECT_EQ(lm.param("logits.weight").value.shape(), (Shape{1000, 256}));
+  graph::Graph lm_dropout =
+      graph::load_model(model_path("lstm_lm_dropout.yaml"), Device::cpu(), {}, nullptr, sizes);
+  EXPECT_EQ(lm_dropout.param("embed.weight").value.shape(), (Shape{1000, 256}));
+  EXPECT_EQ(lm_dropout.param("lstm.weight_ih_l0").value.shape(), (Shape{1024, 256}));
   graph::Graph spam = graph::load_model(model_path("lstm_spam.yaml"), Device::cpu(), {}, nullptr, sizes);
   EXPECT_EQ(spam.param("logits.weight").value.shape(), (Shape{2, 128}));
   EXPECT_TRUE(train::text_model_traits(model_path("bilstm_tagger.yaml")).sequence_labels);
@@ -120,11 +125,13 @@ TEST(TextModels, ShippedModelsBuildWithSizesFromTheData) {
 }
 
 TEST(TextModels, EveryShippedModelCarriesARecipe) {
-  for (const char* name : {"lenet5.yaml", "caffe_lenet.yaml", "alexnet_mnist.yaml", "bilstm_tagger.yaml",
-                           "gru_tagger.yaml", "lstm_lm.yaml", "lstm_spam.yaml"}) {
-    const graph::ModelSpec spec = graph::read_model_spec(model_path(name));
-    EXPECT_FALSE(spec.recipe.empty()) << name;
+  int models = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(model_path(""))) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++models;
+    EXPECT_FALSE(graph::read_model_spec(entry.path().string()).recipe.empty()) << entry.path();
   }
+  EXPECT_GE(models, 8);
   const graph::ModelSpec tagger = graph::read_model_spec(model_path("bilstm_tagger.yaml"));
   ASSERT_GE(tagger.recipe.size(), 2u);
   EXPECT_EQ(tagger.recipe[0].key, "optimizer");

@@ -102,6 +102,10 @@ TEST(TextModels, ShippedModelsBuildWithSizesFromTheData) {
   EXPECT_EQ(tagger.param("embed_suffix3.weight").value.shape(), (Shape{600, 128}));
   EXPECT_EQ(tagger.param("bilstm.weight_hh_l0").value.shape(), (Shape{1024, 256}));
   EXPECT_EQ(tagger.param("logits.weight").value.shape(), (Shape{45, 512}));
+  graph::Graph tagger2 =
+      graph::load_model(model_path("bilstm2_tagger.yaml"), Device::cpu(), {}, nullptr, sizes);
+  EXPECT_EQ(tagger2.param("bilstm.weight_ih_l1").value.shape(), (Shape{1024, 512}));
+  EXPECT_EQ(parameter_count(tagger2), 2367488 + 128 * (1000 + 900 + 300 + 600 + 50) + 513 * 45);
   graph::Graph gru = graph::load_model(model_path("gru_tagger.yaml"), Device::cpu(), {}, nullptr, sizes);
   EXPECT_EQ(gru.param("bigru.weight_ih_l0").value.shape(), (Shape{768, 128}));
   graph::Graph lm = graph::load_model(model_path("lstm_lm.yaml"), Device::cpu(), {}, nullptr, sizes);

@@ -114,7 +114,6 @@ nlohmann::json sgemm_peak() {
   const auto gflops = [&](const std::function<void()>& product) {
     return 2.0 * n * n * n / (median_ms(product, [] {}, 1, 5) * 1e6);
   };
-  openblas_set_num_threads(omp_get_max_threads());
   const double own = gflops([&] {
     cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(),
                 n, 0.0f, c.data(), n);
@@ -242,6 +241,11 @@ int main(int argc, char** argv) {
 #else
   out["libtorch"] = "built without libtorch: no peer timings";
 #endif
+  // OpenBLAS (libtorch's GEMMs, and the sgemm peak below) runs as many threads as OpenMP,
+  // whatever OPENBLAS_NUM_THREADS says: like with like. kiln's own GEMMs run it serially on
+  // slices (src/cpu/blas.cpp).
+  openblas_set_num_threads(omp_get_max_threads());
+  out["openblas_threads"] = openblas_get_num_threads();
   out["cpu_sgemm_2048"] = sgemm_peak();
   const double peak = out["cpu_sgemm_2048"]["peak_gflops"];
   nlohmann::json results = nlohmann::json::array();

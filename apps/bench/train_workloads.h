@@ -48,8 +48,8 @@ struct Workload {
   std::function<std::function<void()>()> torch;  // makes the libtorch step; empty without libtorch
 };
 
-// Sizes of the text workloads; the defaults are the vocabularies `kiln train` builds from
-// data/brown-pos (min count 2) and data/brown-lm.
+// Sizes of the text workloads; brown_text_shape() fills in the vocabularies `kiln train`
+// builds from data/brown-pos (min count 2) and data/brown-lm.
 struct TextShape {
   int64_t tagger_batch = 32, tagger_steps = 25;
   int64_t tagger_words = 0, tagger_lower = 0, tagger_suffix2 = 0, tagger_suffix3 = 0,
@@ -63,7 +63,7 @@ std::vector<std::string> text_models();
 Workload cnn_workload(const std::string& name, int64_t batch);
 Workload text_workload(const std::string& name, const TextShape& shape);
 
-// Random ids in [first, size) for an id input of `shape`, as the float tensor kiln reads.
+// `numel` random ids in [first, size) from Philox stream `stream`, as the floats kiln reads.
 std::vector<float> random_ids(int64_t numel, int64_t first, int64_t size, uint64_t stream);
 
 }  // namespace kiln::bench

@@ -27,10 +27,12 @@ namespace {
 constexpr float kLearningRate = 1e-3f, kClipNorm = 5.0f;
 constexpr int64_t kEmbedding = 128, kHidden = 256;
 
-// An id input of the model: its name in the model file and its vocabulary size.
+// An id input of the model: its name in the model file, its vocabulary size and its first
+// id drawn (words skip <pad> and <unk>; tags have no reserved ids).
 struct IdInput {
   std::string name;
   int64_t size;
+  int64_t first = 2;
 };
 
 std::vector<IdInput> tagger_features(const TextShape& s) {
@@ -40,7 +42,7 @@ std::vector<IdInput> tagger_features(const TextShape& s) {
 
 // Fixed id streams per input, the same for kiln and libtorch.
 std::vector<float> ids_of(const IdInput& input, int64_t numel, uint64_t stream) {
-  return random_ids(numel, input.name == "tags" ? 0 : 2, input.size, stream);
+  return random_ids(numel, input.first, input.size, stream);
 }
 
 train::OptimizerConfig adam() {
@@ -62,7 +64,7 @@ std::unique_ptr<KilnStep> kiln_tagger(const TextShape& s, const Device& device) 
   graph::DataSizes sizes{{"tags", s.tagger_tags}};
   std::vector<IdInput> inputs = tagger_features(s);
   for (const IdInput& input : inputs) sizes[input.name] = input.size;
-  inputs.push_back({"tags", s.tagger_tags});
+  inputs.push_back({"tags", s.tagger_tags, 0});
   graph::Graph graph = graph::load_model("models/bilstm_tagger.yaml", device, {}, nullptr, sizes);
   graph.set_batch(s.tagger_batch, s.tagger_steps);
   fill_ids(graph, inputs);
@@ -149,7 +151,7 @@ std::function<void()> torch_tagger(const TextShape& s) {
   uint64_t stream = 0;
   for (const IdInput& input : tagger_features(s))
     state->ids.push_back(ids_tensor(input, s.tagger_steps, s.tagger_batch, stream++));
-  state->tags = ids_tensor({"tags", s.tagger_tags}, s.tagger_steps, s.tagger_batch, stream).view(-1);
+  state->tags = ids_tensor({"tags", s.tagger_tags, 0}, s.tagger_steps, s.tagger_batch, stream).view(-1);
   const int64_t tags = s.tagger_tags;
   return [state, tags] {
     const torch::Tensor logits = state->net->forward(state->ids).view({-1, tags});

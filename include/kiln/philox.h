@@ -56,8 +56,12 @@ KILN_HD std::uint32_t bits(std::uint64_t seed, std::uint64_t offset, std::uint64
   return generate(seed, offset + index / 4).v[index % 4];
 }
 
-// A uniform float in [0, 1): the top 24 bits scaled by 2^-24, exact in float.
-KILN_HD float to_unit_float(std::uint32_t x) { return static_cast<float>(x >> 8) * 5.9604645e-8f; }
+// A uniform float in [0, 1): the top 24 bits scaled by 2^-24, exact in float. Converted
+// through int32 (the same value, below 2^24) because x86 before AVX-512 has no vector
+// conversion from unsigned integers, and the cpu dropout loop would not vectorise.
+KILN_HD float to_unit_float(std::uint32_t x) {
+  return static_cast<float>(static_cast<std::int32_t>(x >> 8)) * 5.9604645e-8f;
+}
 
 KILN_HD float uniform(std::uint64_t seed, std::uint64_t offset, std::uint64_t index) {
   return to_unit_float(bits(seed, offset, index));

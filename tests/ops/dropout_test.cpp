@@ -8,6 +8,8 @@
 #include <tuple>
 
 #include "kiln/error.h"
+#include "kiln/philox.h"
+#include "support/cpu_isa.h"
 #include "reference/dropout.h"
 #include "reference/gradient_check.h"
 #include "support/op_test.h"
@@ -92,6 +94,30 @@ TEST(DropoutStatistics, OffsetAndSeedChangeTheMask) {
   ops::dropout_forward(x, c, 0.5f, 2, 0);
   EXPECT_NE(a.to_vector(), b.to_vector());
   EXPECT_NE(a.to_vector(), c.to_vector());
+}
+
+// Each instruction-set variant of the cpu loop gives the mask's exact bits: kept elements
+// x * scale, dropped ones +0 even where x is negative, inf or NaN (a select, not a product
+// with the mask), over a full span, a partial batch and a single element.
+TEST(DropoutIsas, EveryVariantGivesExactlyTheMaskedValues) {
+  const float p = 0.4f, scale = 1.0f / (1.0f - p);
+  for (const int64_t n : {int64_t{1}, int64_t{1001}, int64_t{3 * 4096 + 7}}) {
+    std::vector<float> x = test::random_vector(n, 9);
+    for (int64_t i = 0; i < n; i += 5) x[i] = -x[i];
+    if (n > 3) x[1] = INFINITY, x[2] = -INFINITY, x[3] = NAN;
+    std::vector<float> expected(n);
+    for (int64_t i = 0; i < n; ++i)
+      expected[i] = philox::uniform(kSeed, kOffset, i) >= p ? x[i] * scale : 0.0f;
+    for (const cpu::Isa isa : cpu::supported_isas()) {
+      test::ScopedIsa variant(isa);
+      const Tensor in = Tensor::from_vector(x, {n}, Device::cpu());
+      Tensor out({n}, Device::cpu());
+      ops::dropout_forward(in, out, p, kSeed, kOffset);
+      const std::vector<float> got = out.to_vector();
+      EXPECT_EQ(0, std::memcmp(got.data(), expected.data(), n * sizeof(float)))
+          << cpu::isa_name(isa) << ", n = " << n;
+    }
+  }
 }
 
 TEST(DropoutGradientCheck, ReferenceBackwardMatchesFiniteDifferences) {

@@ -25,12 +25,15 @@ KILN_HD void mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::u
   lo = static_cast<std::uint32_t>(product);
 }
 
+// Philox4x32's round multipliers and key increments (Salmon et al., table 2).
+constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
+constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+constexpr int kRounds = 10;
+
 // The 10-round Philox4x32 bijection of a 128-bit counter under a 64-bit key.
 KILN_HD Block philox4x32_10(Block counter, std::uint32_t k0, std::uint32_t k1) {
-  constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
-  constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   std::uint32_t c0 = counter.v[0], c1 = counter.v[1], c2 = counter.v[2], c3 = counter.v[3];
-  for (int round = 0; round < 10; ++round) {
+  for (int round = 0; round < kRounds; ++round) {
     std::uint32_t hi0, lo0, hi1, lo1;
     mulhilo(kMul0, c0, hi0, lo0);
     mulhilo(kMul1, c2, hi1, lo1);

@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
-#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +28,7 @@
 #include "kiln/graph/layers.h"
 #include "kiln/philox.h"
 #include "kiln/runtime.h"
+#include "torch_peer.h"
 #include "train_workloads.h"
 
 #if KILN_HAVE_TORCH
@@ -132,16 +132,6 @@ struct RunOptions {
   bool time_simt = true;
 };
 
-// libtorch's GEMMs run in OpenBLAS's own pthreads and its other ops in OpenMP threads; with
-// both pools spinning on a small machine they take each other's cores (on 2 cores the BiLSTM
-// tagger's libtorch step took 400-580 ms with OpenBLAS on 2 threads and 180-200 on 1). The
-// peer is timed both ways each round and the faster counts, so the ratio is against
-// libtorch at its best, not at its worst. kiln calls OpenBLAS serially (src/cpu/blas.cpp).
-std::vector<int> peer_blas_threads() {
-  const int threads = omp_get_max_threads();
-  return threads > 1 ? std::vector<int>{threads, 1} : std::vector<int>{1};
-}
-
 // One model: `rounds` rounds of libtorch then kiln on each device, medians over rounds.
 nlohmann::json bench_model(const Workload& w, const RunOptions& o, double sgemm_peak) {
   const int repeats = o.repeats > 0 ? o.repeats : w.repeats;
@@ -153,16 +143,12 @@ nlohmann::json bench_model(const Workload& w, const RunOptions& o, double sgemm_
   std::vector<std::vector<double>> kiln_ms(devices.size());
   for (int round = 0; round < o.rounds; ++round) {
     if (w.torch) {
-      double best = std::numeric_limits<double>::infinity();
-      for (const int threads : peer_blas_threads()) {
-        std::cerr << "kiln_bench_train: " << w.name << " round " << round + 1
-                  << ": libtorch, OpenBLAS on " << threads << " thread(s)\n";
-        openblas_set_num_threads(threads);
-        const double ms = median_ms(w.torch(), [] {}, o.warmup, repeats);
-        torch_ms_by_blas[std::to_string(threads)].push_back(ms);
-        best = std::min(best, ms);
-      }
-      torch_ms.push_back(best);
+      std::cerr << "kiln_bench_train: " << w.name << " round " << round + 1 << ": libtorch\n";
+      std::map<std::string, double> by_threads;
+      torch_ms.push_back(kiln::bench::fastest_over_blas_threads<double>(
+          [&] { return median_ms(w.torch(), [] {}, o.warmup, repeats); },
+          [](double ms) { return ms; }, by_threads));
+      for (const auto& [threads, ms] : by_threads) torch_ms_by_blas[threads].push_back(ms);
     }
     for (size_t i = 0; i < devices.size(); ++i) {
       const Device& d = devices[i];
@@ -263,7 +249,7 @@ int main(int argc, char** argv) {
   out["libtorch"] = "built without libtorch: no peer timings";
 #endif
   // OpenBLAS's own sgemm peak below runs as many threads as OpenMP, whatever
-  // OPENBLAS_NUM_THREADS says; libtorch's peer steps try both settings (peer_blas_threads).
+  // OPENBLAS_NUM_THREADS says; libtorch's peer steps try both settings (torch_peer.h).
   // kiln's own GEMMs run it serially on slices (src/cpu/blas.cpp).
   openblas_set_num_threads(omp_get_max_threads());
   out["openblas_threads_sgemm_peak"] = openblas_get_num_threads();

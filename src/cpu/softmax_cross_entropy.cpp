@@ -1,9 +1,14 @@
+// The row loops (maximum, exp and sum, normalisation) are compiled per instruction-set
+// variant (cpu/isa.h) and chosen per call: the exp polynomial is most of a language model's
+// loss, and the baseline build runs it 4 floats at a time.
 #include "cpu/softmax_cross_entropy.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "cpu/isa.h"
 
 namespace kiln::cpu {
 
@@ -25,57 +30,53 @@ int64_t counted_rows(const float* labels, int64_t rows, int classes, int ignore_
   return count;
 }
 
-// exp(x) for x <= 0 (a logit minus its row's maximum) in plain float arithmetic that
-// vectorises, where libm's expf is a call per element: 2^n p(r) with n = round(x log2 e),
-// r = x - n ln 2 (ln 2 in two parts, Cody-Waite) and Cephes' degree-7 expf polynomial
-// (relative error ~2e-7). Rounding adds and subtracts 1.5 * 2^23. Below -87 it returns
-// exp(-87) ~ 1.6e-38 (a probability of 0 to float precision). Branch-free, so that it
-// vectorises.
-inline float exp_nonpositive(float x) {
-  const float clamped = x > -87.0f ? x : -87.0f;
-  const float n = (clamped * 1.44269504f + 12582912.0f) - 12582912.0f;
-  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float scale = __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);
-  return p * scale;
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+namespace avx512 {
+#include "cpu/softmax_row.inc"
+}  // namespace avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#include "cpu/softmax_row.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
+
+namespace baseline {
+#include "cpu/softmax_row.inc"
+}  // namespace baseline
+
+using SoftmaxRowFn = bool (*)(const float*, float*, int, float&, float&);
+
+SoftmaxRowFn softmax_row_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return avx512::softmax_row;
+  if (isa == Isa::avx2) return avx2::softmax_row;
+#endif
+  (void)isa;
+  return baseline::softmax_row;
 }
 
 }  // namespace
 
 void softmax_xent_forward(const float* logits, const float* labels, float* probs, float* loss,
                           int64_t rows, int classes, int ignore_index) {
+  const SoftmaxRowFn softmax_row = softmax_row_for(active_isa());
   double total = 0.0;
 #pragma omp parallel for reduction(+ : total) if (rows * classes > (1 << 14))
   for (int64_t r = 0; r < rows; ++r) {
     const float* x = logits + r * classes;
     float* pr = probs + r * classes;
-    float m = -std::numeric_limits<float>::infinity();
-    int nan = 0;
-#pragma omp simd reduction(max : m) reduction(| : nan)
-    for (int j = 0; j < classes; ++j) {
-      m = x[j] > m ? x[j] : m;
-      nan |= x[j] != x[j];
-    }
-    if (nan) {  // a NaN logit: NaN probabilities and loss, as expf would give
+    float m = 0.0f, sum = 0.0f;
+    if (!softmax_row(x, pr, classes, m, sum)) {  // a NaN logit: NaN probabilities and loss
       std::fill_n(pr, classes, std::numeric_limits<float>::quiet_NaN());
       total += std::numeric_limits<double>::quiet_NaN();
       continue;
     }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < classes; ++j) {
-      pr[j] = exp_nonpositive(x[j] - m);
-      sum += pr[j];
-    }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int j = 0; j < classes; ++j) pr[j] *= inv;
     const int label = row_label(labels[r], classes, ignore_index);
     if (label >= 0) total += std::log(sum) - (x[label] - m);
     if (label == kInvalid) total += std::numeric_limits<double>::quiet_NaN();

@@ -11,6 +11,7 @@
 #include "kiln/error.h"
 #include "reference/gradient_check.h"
 #include "reference/softmax_cross_entropy.h"
+#include "support/cpu_isa.h"
 #include "support/op_test.h"
 
 namespace kiln {
@@ -48,11 +49,16 @@ std::vector<float> labels_for(const NamedXentCase& c) {
   return labels;
 }
 
-using XentParam = std::tuple<Device, NamedXentCase>;
-class SoftmaxXentTest : public testing::TestWithParam<XentParam> {};
+// On cpu, once per instruction-set variant the machine supports (the row loops are
+// compiled per variant).
+using XentParam = std::tuple<Device, cpu::Isa, NamedXentCase>;
+class SoftmaxXentTest : public testing::TestWithParam<XentParam> {
+ protected:
+  test::ScopedIsa isa_{std::get<1>(GetParam())};
+};
 
 TEST_P(SoftmaxXentTest, LossGradientAndAccuracyMatchReference) {
-  const auto& [device, named] = GetParam();
+  const auto& [device, isa, named] = GetParam();
   const XentCase& s = named.s;
   // Logits up to +-30: exp() overflows in float without the max subtraction.
   const Tensor logits = test::random_tensor({s.rows, s.classes}, device, 1, -30.0f, 30.0f);
@@ -87,13 +93,22 @@ TEST_P(SoftmaxXentTest, FirstMaximumWinsTies) {
   EXPECT_EQ(correct.to_vector()[0], 2.0f);
 }
 
-std::string xent_param_name(const testing::TestParamInfo<XentParam>& info) {
-  return test::device_name(std::get<0>(info.param)) + "_" + std::get<1>(info.param).name;
+std::vector<XentParam> xent_params() {
+  std::vector<XentParam> params;
+  for (const Device& device : test::test_devices()) {
+    for (cpu::Isa isa : test::isas_for(device)) {
+      for (const NamedXentCase& c : xent_cases()) params.emplace_back(device, isa, c);
+    }
+  }
+  return params;
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, SoftmaxXentTest,
-                         testing::Combine(testing::ValuesIn(test::test_devices()),
-                                          testing::ValuesIn(xent_cases())),
+std::string xent_param_name(const testing::TestParamInfo<XentParam>& info) {
+  const auto& [device, isa, c] = info.param;
+  return test::device_isa_name(test::device_name(device), device, isa) + "_" + c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, SoftmaxXentTest, testing::ValuesIn(xent_params()),
                          xent_param_name);
 
 TEST(SoftmaxXentGradientCheck, ReferenceBackwardMatchesFiniteDifferences) {
@@ -140,17 +155,19 @@ TEST(SoftmaxXentErrors, InvalidLabelGivesNaNLoss) {
 // polynomial clamped at -87), and a NaN logit makes the loss NaN, on every device.
 TEST(SoftmaxXentExtremes, UnderflowGivesZeroAndNaNPropagates) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (const Device& device : test::test_devices()) {
+  for (const auto& [device, isa] : test::devices_and_isas()) {
+    test::ScopedIsa variant(isa);
     const Tensor logits = Tensor::from_vector({0.0f, -86.0f, -88.0f, -1e30f, 2.0f, nan},
                                               {2, 3}, device);
     const Tensor labels = Tensor::from_vector({0.0f, 0.0f}, {2}, device);
     Tensor probs({2, 3}, device), loss({1}, device);
     ops::softmax_cross_entropy_forward(logits, labels, probs, loss);
     const std::vector<float> p = probs.to_vector();
-    EXPECT_FLOAT_EQ(p[0], 1.0f) << device.str();
-    EXPECT_NEAR(p[1], std::exp(-86.0), 1e-40) << device.str();
-    EXPECT_LT(p[2], 1e-37f) << device.str();
-    EXPECT_TRUE(std::isnan(loss.to_vector()[0])) << device.str();
+    const std::string where = device.str() + " " + cpu::isa_name(isa);
+    EXPECT_FLOAT_EQ(p[0], 1.0f) << where;
+    EXPECT_NEAR(p[1], std::exp(-86.0), 1e-40) << where;
+    EXPECT_LT(p[2], 1e-37f) << where;
+    EXPECT_TRUE(std::isnan(loss.to_vector()[0])) << where;
   }
 }
 

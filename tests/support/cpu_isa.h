@@ -3,10 +3,12 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu/isa.h"
 #include "kiln/device.h"
+#include "support/op_test.h"
 
 namespace kiln::test {
 
@@ -15,6 +17,15 @@ namespace kiln::test {
 inline std::vector<cpu::Isa> isas_for(const Device& device) {
   if (device.is_cpu()) return cpu::supported_isas();
   return {cpu::active_isa()};
+}
+
+// Every (device, variant) pair to test: each variant on cpu, the one in use elsewhere.
+inline std::vector<std::pair<Device, cpu::Isa>> devices_and_isas() {
+  std::vector<std::pair<Device, cpu::Isa>> pairs;
+  for (const Device& device : test_devices()) {
+    for (cpu::Isa isa : isas_for(device)) pairs.emplace_back(device, isa);
+  }
+  return pairs;
 }
 
 // "cpu_avx2", "simt", ...: the case-name prefix for a device and variant.

@@ -95,7 +95,7 @@ void run_generate(const GenerateOptions& o) {
 void add_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand("generate", "Sample text from a trained language model");
-  add_trained_model_options(cmd, o->trained);
+  add_trained_model_options(cmd, o->trained, /*batched_inputs=*/false);
   add_vocab_option(cmd, o->vocab);
   cmd->add_option("--prompt", o->prompt, "words to start from (default: a sentence start)");
   cmd->add_option("--tokens", o->tokens, "words to sample")->check(CLI::Range(1, 1000000))

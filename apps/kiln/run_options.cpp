@@ -77,12 +77,14 @@ void check_image_input(const graph::Graph& graph, int rows, int cols, const std:
              " but the data has [1, ", rows, ", ", cols, "]");
 }
 
-void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o) {
+void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o, bool batched_inputs) {
   cmd->add_option("model", o.model, "model file (YAML)")->required();
   cmd->add_option("--weights", o.weights, "safetensors weights (RUN_DIR/model.safetensors)")
       ->required();
   add_device_options(cmd, o.device);
-  cmd->add_option("--batch-size", o.batch_size, "images per forward pass")->capture_default_str();
+  if (!batched_inputs) return;
+  cmd->add_option("--batch-size", o.batch_size, "images or sentences per forward pass")
+      ->capture_default_str();
   auto* mean = cmd->add_option("--mean", o.mean, "input mean (default: from the weights file)")
                    ->check(finite_number());
   cmd->add_option("--stddev", o.stddev, "input standard deviation")

@@ -44,8 +44,9 @@ struct TrainedModelOptions {
   int64_t batch_size = 256;
   float mean = NAN, stddev = NAN;  // NaN: the normalisation stored with the weights
 };
-// MODEL positional, --weights, --device, --engine, --batch-size, --mean/--stddev.
-void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o);
+// MODEL positional, --weights, --device, --engine, and with `batched_inputs` --batch-size and
+// --mean/--stddev (generate feeds one token at a time and no images, so it has neither).
+void add_trained_model_options(CLI::App* cmd, TrainedModelOptions& o, bool batched_inputs = true);
 
 struct TrainedModel {
   Device device;

@@ -64,6 +64,8 @@ generate=("$kiln" generate "$models/lstm_lm.yaml" --weights "$work/runs/lm/model
           --prompt "one two" --tokens 12 --seed 5 --device cpu)
 first=$("${generate[@]}" 2>&1) || fail "lm: kiln generate failed: $first"
 [[ $first == "one two "* && $("${generate[@]}" 2>&1) == "$first" ]] || fail "lm: generate is not repeatable: $first"
+help=$("$kiln" generate --help 2>&1)
+[[ $help != *--mean* && $help != *--batch-size* ]] || fail "generate --help offers image options: $help"
 
 mkdir -p "$work/bad"
 cp "$work/pos/train.tsv" "$work/bad/train.tsv"

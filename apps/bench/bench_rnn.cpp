@@ -127,7 +127,11 @@ nlohmann::json gemm_split(const Shape& s, int warmup, int repeats) {
   Tensor x = uniform({TB, F}, cpu, 1, 1.0f), h = uniform({TB, H}, cpu, 2, 1.0f);
   Tensor w_ih = uniform({G, F}, cpu, 3, 0.06f), w_hh = uniform({G, H}, cpu, 4, 0.06f);
   Tensor gates = uniform({TB, G}, cpu, 5, 1.0f), dw_ih({G, F}, cpu), dw_hh({G, H}, cpu);
-  Tensor dx({TB, F}, cpu), dh({s.batch, H}, cpu), step_gates({s.batch, G}, cpu);
+  // dh and step_gates are the recurrent products' left operands: uninitialised memory
+  // there held denormals or NaNs now and then, and the split came out 5-10x slower than
+  // the whole layer.
+  Tensor dx({TB, F}, cpu), dh = uniform({s.batch, H}, cpu, 6, 1.0f);
+  Tensor step_gates = uniform({s.batch, G}, cpu, 7, 1.0f);
   // As kiln's CPU path runs them (src/ops/rnn.cpp, PackedOperand): op(B) packed once per
   // product, or once for all T steps of a recurrent loop, then the packed tiles.
   std::vector<float> packed;

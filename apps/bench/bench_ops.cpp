@@ -428,9 +428,8 @@ int main(int argc, char** argv) {
     double torch_ms = 0;
 #if KILN_HAVE_TORCH
     std::map<std::string, double> by_threads;
-    torch_ms = kiln::bench::fastest_over_blas_threads<double>(
-        [&] { return median_ms(c.torch(), nullptr, warmup, repeats); }, [](double ms) { return ms; },
-        by_threads);
+    torch_ms = kiln::bench::fastest_over_blas_threads(
+        [&] { return median_ms(c.torch(), nullptr, warmup, repeats); }, by_threads);
     entry["libtorch"] = {{"ms", torch_ms}, {"gflops", c.flops / torch_ms / 1e6},
                          {"gbps", c.bytes / torch_ms / 1e6}, {"ms_by_openblas_threads", by_threads}};
 #endif

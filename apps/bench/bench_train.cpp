@@ -145,9 +145,8 @@ nlohmann::json bench_model(const Workload& w, const RunOptions& o, double sgemm_
     if (w.torch) {
       std::cerr << "kiln_bench_train: " << w.name << " round " << round + 1 << ": libtorch\n";
       std::map<std::string, double> by_threads;
-      torch_ms.push_back(kiln::bench::fastest_over_blas_threads<double>(
-          [&] { return median_ms(w.torch(), [] {}, o.warmup, repeats); },
-          [](double ms) { return ms; }, by_threads));
+      torch_ms.push_back(kiln::bench::fastest_over_blas_threads(
+          [&] { return median_ms(w.torch(), [] {}, o.warmup, repeats); }, by_threads));
       for (const auto& [threads, ms] : by_threads) torch_ms_by_blas[threads].push_back(ms);
     }
     for (size_t i = 0; i < devices.size(); ++i) {

@@ -43,4 +43,10 @@ Timing fastest_over_blas_threads(const std::function<Timing()>& time,
   return best;
 }
 
+// The same for a timing that is plain milliseconds.
+inline double fastest_over_blas_threads(const std::function<double()>& time_ms,
+                                        std::map<std::string, double>& ms_by_threads) {
+  return fastest_over_blas_threads<double>(time_ms, [](double ms) { return ms; }, ms_by_threads);
+}
+
 }  // namespace kiln::bench

@@ -150,12 +150,10 @@ TEST_P(Conv2dTest, BackwardBiasMatchesReference) {
 // every instruction-set variant the machine supports.
 std::vector<ConvParam> conv_params() {
   std::vector<ConvParam> params;
-  for (const Device& device : test_devices()) {
-    for (cpu::Isa isa : isas_for(device)) {
-      for (ConvKernel kernel :
-           {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
-        for (const ConvCase& c : conv_cases()) params.emplace_back(device, isa, kernel, c);
-      }
+  for (const auto& [device, isa] : devices_and_isas()) {
+    for (ConvKernel kernel :
+         {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
+      for (const ConvCase& c : conv_cases()) params.emplace_back(device, isa, kernel, c);
     }
   }
   return params;

@@ -235,10 +235,8 @@ TEST_P(RnnTest, InferenceForwardMatchesReferenceWithoutDropout) {
 
 std::vector<RnnParam> rnn_params() {
   std::vector<RnnParam> params;
-  for (const Device& device : test::test_devices()) {
-    for (cpu::Isa isa : test::isas_for(device)) {
-      for (const RnnCase& c : device_cases()) params.emplace_back(device, isa, c);
-    }
+  for (const auto& [device, isa] : test::devices_and_isas()) {
+    for (const RnnCase& c : device_cases()) params.emplace_back(device, isa, c);
   }
   return params;
 }

@@ -95,10 +95,8 @@ TEST_P(SoftmaxXentTest, FirstMaximumWinsTies) {
 
 std::vector<XentParam> xent_params() {
   std::vector<XentParam> params;
-  for (const Device& device : test::test_devices()) {
-    for (cpu::Isa isa : test::isas_for(device)) {
-      for (const NamedXentCase& c : xent_cases()) params.emplace_back(device, isa, c);
-    }
+  for (const auto& [device, isa] : test::devices_and_isas()) {
+    for (const NamedXentCase& c : xent_cases()) params.emplace_back(device, isa, c);
   }
   return params;
 }

@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "cpu/isa.h"
+
 // glibc ships vector versions of expf and tanhf (libmvec, x86-64 vector function ABI, within
 // 4 ulp; libm.so pulls it in as needed). math.h declares them `simd` only under -ffast-math;
 // declaring them so here lets GCC call them from the vectorised loops below without relaxing
@@ -11,10 +13,6 @@
 #if defined(__x86_64__) && defined(__GLIBC__)
 extern "C" float expf(float) noexcept __attribute__((simd("notinbranch")));
 extern "C" float tanhf(float) noexcept __attribute__((simd("notinbranch")));
-#define KILN_VECTOR_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define KILN_VECTOR_CLONES
 #endif
 
 namespace kiln::cpu {
@@ -28,23 +26,53 @@ struct HostMath {
   static float tanh(float v) { return tanhf(v); }
 };
 
-// One sequence's units of a step, compiled for AVX-512, AVX2 and baseline x86-64 (chosen
-// when the library loads).
+// The rows are compiled per variant and chosen by active_isa() (KILN_CPU_ISA can force
+// one), as the other CPU kernels are; not with target_clones, whose ifunc resolvers run
+// before ThreadSanitizer's runtime is up and crash the TSan build at load.
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+namespace avx512 {
+#include "cpu/rnn_rows.inc"
+}  // namespace avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#include "cpu/rnn_rows.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
+
+namespace baseline {
+#include "cpu/rnn_rows.inc"
+}  // namespace baseline
+
 template <RnnMode M, bool Peep>
-KILN_VECTOR_CLONES void forward_row(const RnnForwardStep& a, int b, int t) {
-#pragma omp simd
-  for (int j = 0; j < a.shape.hidden; ++j) rnn_forward_unit<M, Peep, HostMath>(a, b, j, t);
+auto forward_row_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return avx512::forward_row<M, Peep>;
+  if (isa == Isa::avx2) return avx2::forward_row<M, Peep>;
+#endif
+  (void)isa;
+  return baseline::forward_row<M, Peep>;
 }
 
 template <RnnMode M, bool Peep>
-KILN_VECTOR_CLONES void backward_row(const RnnBackwardStep& a, int b, int t) {
-#pragma omp simd
-  for (int j = 0; j < a.shape.hidden; ++j) rnn_backward_unit<M, Peep, HostMath>(a, b, j, t);
+auto backward_row_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return avx512::backward_row<M, Peep>;
+  if (isa == Isa::avx2) return avx2::backward_row<M, Peep>;
+#endif
+  (void)isa;
+  return baseline::backward_row<M, Peep>;
 }
 
 template <RnnMode M, bool Peep = false>
 void forward_steps(const RnnForwardStep& a) {
   const RnnStepShape& s = a.shape;
+  const auto forward_row = forward_row_for<M, Peep>(active_isa());
 #pragma omp parallel for if (static_cast<int64_t>(s.batch) * s.hidden >= kParallelUnits)
   for (int b = 0; b < s.batch; ++b) {
     const int length = rnn_length(s, b);
@@ -52,13 +80,14 @@ void forward_steps(const RnnForwardStep& a) {
       for (int j = 0; j < s.hidden; ++j) rnn_forward_idle(a, b, j);
       continue;
     }
-    forward_row<M, Peep>(a, b, rnn_time(s, length));
+    forward_row(a, b, rnn_time(s, length));
   }
 }
 
 template <RnnMode M, bool Peep = false>
 void backward_steps(const RnnBackwardStep& a) {
   const RnnStepShape& s = a.shape;
+  const auto backward_row = backward_row_for<M, Peep>(active_isa());
 #pragma omp parallel for if (static_cast<int64_t>(s.batch) * s.hidden >= kParallelUnits)
   for (int b = 0; b < s.batch; ++b) {
     const int length = rnn_length(s, b);
@@ -66,7 +95,7 @@ void backward_steps(const RnnBackwardStep& a) {
       for (int j = 0; j < s.hidden; ++j) rnn_backward_idle(a, b, j);
       continue;
     }
-    backward_row<M, Peep>(a, b, rnn_time(s, length));
+    backward_row(a, b, rnn_time(s, length));
   }
 }
 

@@ -11,11 +11,14 @@
 #   insts     SASS instructions in the loop (NOPs excluded)
 #   ffma      FFMA count and its share of insts
 #   lds       shared loads (LDS*), split as 128-bit / 64-bit / 32-bit
-#   lds/ffma  shared loads per FFMA (1/16 for two LDS.128 per 4x4 outer product)
+#   lds/ffma  shared loads per FFMA (0.125 for two LDS.128 per 4x4 outer product)
 #   sts       shared stores
 #   div       integer division sequences (each starts with an I2F.U32.RP or I2F.RP that
-#             seeds the reciprocal) and IMAD.HI (the quotient step of a division, or of
-#             a division by a constant), then CALL (64-bit divisions call a subroutine)
+#             seeds the reciprocal), IMAD.HI (the quotient step of a division, or of a
+#             division by a constant), then CALL (64-bit divisions call a subroutine; not
+#             the CALL past the closing BRA with which sm_80 code leaves a loop). A
+#             multiply-high by a magic number compiled as IMAD.WIDE.U32 is not counted:
+#             that instruction also forms addresses.
 #   bar       barriers (BAR.SYNC)
 # Usage: scripts/sass_mix.sh [ARCH]   (nvcc and cuobjdump on PATH, or CUDACXX / CUOBJDUMP)
 set -euo pipefail
@@ -23,6 +26,10 @@ cd "$(dirname "$0")/.."
 arch=${1:-sm_90}
 nvcc=${CUDACXX:-nvcc}
 cuobjdump=${CUOBJDUMP:-cuobjdump}
+command -v "$nvcc" >/dev/null && command -v "$cuobjdump" >/dev/null || {
+  echo "sass_mix: needs $nvcc and $cuobjdump" >&2
+  exit 1
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -98,7 +105,13 @@ for pass in ForwardGemm BackwardDataGemm BackwardFilterGemm; do
         if (o ~ /^STS/) sts++
         if (o ~ /^I2F/ && o ~ /\.RP/) rp++
         if (o ~ /^IMAD\.HI/) hi++
-        if (o ~ /^CALL/) calls++
+        # sm_80 leaves a loop through "@P CALL.REL.NOINC <exit>; BRA <loop head>; exit:"
+        if (o ~ /^CALL/) {
+          callee = op[i]
+          if (!sub(/.* 0x/, "", callee)) callee = ""
+          sub(/[^0-9a-f].*/, "", callee)
+          if (callee == "" || hex(callee) != addr[i] + 32) calls++
+        }
         if (o ~ /^BAR/) bars++
       }
       split(resources, r, " ")

@@ -77,7 +77,8 @@ for pass in ForwardGemm BackwardDataGemm BackwardFilterGemm; do
     }
     function hex(digits,   v, i) {  # mawk has no strtonum
       v = 0
-      for (i = 1; i <= length(digits); i++) v = v * 16 + index("0123456789abcdef", substr(digits, i, 1)) - 1
+      for (i = 1; i <= length(digits); i++)
+        v = v * 16 + index("0123456789abcdef", substr(digits, i, 1)) - 1
       return v
     }
     function opcode(text) {
@@ -89,7 +90,8 @@ for pass in ForwardGemm BackwardDataGemm BackwardFilterGemm; do
       best = 0
       for (l = 1; l <= loops; l++) {
         f = 0
-        for (i = 1; i <= n; i++) if (addr[i] >= from[l] && addr[i] <= to[l] && opcode(op[i]) ~ /^FFMA/) f++
+        for (i = 1; i <= n; i++)
+          if (addr[i] >= from[l] && addr[i] <= to[l] && opcode(op[i]) ~ /^FFMA/) f++
         if (f > best_ffma || (f == best_ffma && to[l] - from[l] < to[best] - from[best])) {
           best = l; best_ffma = f
         }

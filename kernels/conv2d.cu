@@ -5,7 +5,10 @@
 //   v1 direct: one thread per output element (y for forward, dx for backward-data, dw for
 //      backward-filter) looping over its receptive field in registers; 256-thread blocks,
 //      grid-stride, no shared memory. The readable baseline; bound by memory latency
-//      (every product reloads both operands, cached only by L1/L2).
+//      (every product reloads both operands, cached only by L1/L2). Backward-filter has
+//      one thread per weight, too few for a GPU on depthwise layers (K*R*S weights
+//      summing N*P*Q products each), so it splits the N*P output rows like the implicit
+//      GEMM splits its depth (below): partial dw per slice, summed in order.
 //   v2 implicit GEMM (replaced by v3): the GEMM below with one float per shared load
 //      (8 loads per 16 FMAs), per-element integer division in the operand gathers, a
 //      single shared stage (two barriers per step) and A rows padded to 65 floats (still
@@ -135,31 +138,36 @@ __global__ void backward_data_direct_kernel(Conv2dGeometry g, const float* __res
   }
 }
 
+// Split `splits` ways over the N*P output rows (n, p), each split writing its own
+// partial dw (out[split][weight]); with one split, out is dw.
 __global__ void backward_filter_direct_kernel(Conv2dGeometry g, const float* __restrict__ x,
-                                              const float* __restrict__ dy,
-                                              float* __restrict__ dw) {
+                                              const float* __restrict__ dy, int splits,
+                                              float* __restrict__ out) {
   const int cg = g.c / g.groups, kg = g.k / g.groups;
-  const int64_t total = static_cast<int64_t>(g.k) * cg * g.r * g.s;
-  KILN_GRID_STRIDE_LOOP(i, total) {
-    const int s = static_cast<int>(i % g.s);
-    const int r = static_cast<int>(i / g.s % g.r);
-    const int cl = static_cast<int>(i / (g.s * g.r) % cg);
-    const int k = static_cast<int>(i / (static_cast<int64_t>(g.s) * g.r * cg));
+  const int64_t weights = static_cast<int64_t>(g.k) * cg * g.r * g.s;
+  const int rows = g.n * g.p, per_split = ceil_div(rows, splits);
+  KILN_GRID_STRIDE_LOOP(i, weights * splits) {
+    const int64_t weight = i % weights;
+    const int split = static_cast<int>(i / weights);
+    const int s = static_cast<int>(weight % g.s);
+    const int r = static_cast<int>(weight / g.s % g.r);
+    const int cl = static_cast<int>(weight / (g.s * g.r) % cg);
+    const int k = static_cast<int>(weight / (static_cast<int64_t>(g.s) * g.r * cg));
     const int c = k / kg * cg + cl;
+    const int row_end = (split + 1) * per_split < rows ? (split + 1) * per_split : rows;
     float acc = 0.0f;
-    for (int n = 0; n < g.n; ++n) {
-      const float* xplane = x + (static_cast<int64_t>(n) * g.c + c) * g.h * g.w;
-      const float* dyplane = dy + (static_cast<int64_t>(n) * g.k + k) * g.p * g.q;
-      for (int p = 0; p < g.p; ++p) {
-        const int h = p * g.stride_h - g.pad_top + r * g.dilation_h;
-        if (h < 0 || h >= g.h) continue;
-        for (int q = 0; q < g.q; ++q) {
-          const int col = q * g.stride_w - g.pad_left + s * g.dilation_w;
-          if (col >= 0 && col < g.w) acc += xplane[h * g.w + col] * dyplane[p * g.q + q];
-        }
+    for (int row = split * per_split; row < row_end; ++row) {
+      const int n = row / g.p, p = row % g.p;
+      const int h = p * g.stride_h - g.pad_top + r * g.dilation_h;
+      if (h < 0 || h >= g.h) continue;
+      const float* xrow = x + ((static_cast<int64_t>(n) * g.c + c) * g.h + h) * g.w;
+      const float* dyrow = dy + ((static_cast<int64_t>(n) * g.k + k) * g.p + p) * g.q;
+      for (int q = 0; q < g.q; ++q) {
+        const int col = q * g.stride_w - g.pad_left + s * g.dilation_w;
+        if (col >= 0 && col < g.w) acc += xrow[col] * dyrow[q];
       }
     }
-    dw[i] = acc;
+    out[i] = acc;
   }
 }
 
@@ -524,6 +532,19 @@ int filter_splits(const Conv2dGeometry& g) {
   return splits > 1 ? splits : 1;
 }
 
+// Row slices for the direct backward-filter kernel, whose grid has one thread per
+// weight: a depthwise layer has only K*R*S of them, each summing N*P*Q products. Enough
+// threads for two waves of 256-thread blocks, each slice at least four rows (n, p).
+int direct_filter_splits(const Conv2dGeometry& g) {
+  const int64_t weights = static_cast<int64_t>(g.k) * (g.c / g.groups) * g.r * g.s;
+  const int64_t by_occupancy =
+      (static_cast<int64_t>(kTargetBlocks) * kThreads + weights - 1) / weights;
+  const int by_depth = g.n * g.p / 4;
+  int64_t splits = by_occupancy < by_depth ? by_occupancy : by_depth;
+  if (splits > kMaxSplits) splits = kMaxSplits;
+  return splits > 1 ? static_cast<int>(splits) : 1;
+}
+
 template <class Gemm>
 void launch_implicit_gemm(const Gemm& gemm, int rows, int cols, int groups, int splits,
                           rt::Stream stream) {
@@ -560,28 +581,29 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
 }
 
 int64_t conv2d_backward_filter_workspace_floats(const Conv2dGeometry& g, ConvKernel kernel) {
-  if (!use_implicit_gemm(Pass::backward_filter, g, kernel)) return 0;
-  const int splits = filter_splits(g);
+  const int splits = use_implicit_gemm(Pass::backward_filter, g, kernel) ? filter_splits(g)
+                                                                         : direct_filter_splits(g);
   return splits > 1 ? static_cast<int64_t>(splits) * g.k * (g.c / g.groups) * g.r * g.s : 0;
 }
 
 void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                             float* workspace, ConvKernel kernel, rt::Stream stream) {
   const int64_t weights = static_cast<int64_t>(g.k) * (g.c / g.groups) * g.r * g.s;
-  if (!use_implicit_gemm(Pass::backward_filter, g, kernel)) {
-    launch(backward_filter_direct_kernel, grid_stride_grid(weights, kThreads), dim3(kThreads), 0,
-           stream, g, x, dy, dw);
-    return;
-  }
-  const int splits = filter_splits(g);
+  const bool implicit = use_implicit_gemm(Pass::backward_filter, g, kernel);
+  const int splits = implicit ? filter_splits(g) : direct_filter_splits(g);
   KILN_CHECK(splits == 1 || workspace, "conv2d_backward_filter: split-K needs a workspace of ",
              splits * weights, " floats");
-  const BackwardFilterGemm gemm{g, x, dy, splits > 1 ? workspace : dw, weights};
-  launch_implicit_gemm(gemm, g.k / g.groups, (g.c / g.groups) * g.r * g.s, g.groups, splits,
-                       stream);
+  float* out = splits > 1 ? workspace : dw;
+  if (implicit) {
+    launch_implicit_gemm(BackwardFilterGemm{g, x, dy, out, weights}, g.k / g.groups,
+                         (g.c / g.groups) * g.r * g.s, g.groups, splits, stream);
+  } else {
+    launch(backward_filter_direct_kernel, grid_stride_grid(weights * splits, kThreads),
+           dim3(kThreads), 0, stream, g, x, dy, splits, out);
+  }
   if (splits > 1) {
     launch(sum_splits_kernel, grid_stride_grid(weights, kThreads), dim3(kThreads), 0, stream,
-           static_cast<const float*>(workspace), splits, weights, dw);
+           static_cast<const float*>(out), splits, weights, dw);
   }
 }
 

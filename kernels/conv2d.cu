@@ -5,24 +5,39 @@
 //   v1 direct: one thread per output element (y for forward, dx for backward-data, dw for
 //      backward-filter) looping over its receptive field in registers; 256-thread blocks,
 //      grid-stride, no shared memory. The readable baseline; bound by memory latency
-//      (every product reloads both operands, cached only by L1/L2).
-//   v2 implicit GEMM: each pass is a GEMM C[M x N] = A[M x D] * B[D x N] per group whose
+//      (every product reloads both operands, cached only by L1/L2). Backward-filter has
+//      one thread per weight, too few for a GPU on depthwise layers (K*R*S weights
+//      summing N*P*Q products each), so it splits the N*P output rows like the implicit
+//      GEMM splits its depth (below): partial dw per slice, summed in order.
+//   v2 implicit GEMM (replaced by v3): the GEMM below with one float per shared load
+//      (8 loads per 16 FMAs), per-element integer division in the operand gathers, a
+//      single shared stage (two barriers per step) and A rows padded to 65 floats (still
+//      2-way store conflicts).
+//   v3 implicit GEMM: each pass is a GEMM C[M x N] = A[M x D] * B[D x N] per group whose
 //      operands are gathered on the fly from the tensors (no im2col buffer):
 //        forward          M = K/G (filters), N = N*P*Q (output pixels), D = C/G*R*S
 //        backward-data    M = C/G (channels), N = N*H*W (input pixels),  D = K/G*R*S
 //        backward-filter  M = K/G (filters), N = C/G*R*S (taps),         D = N*P*Q
 //      A block of 256 threads computes a 64x64 tile of C; thread (ty, tx) = (t/16, t%16)
-//      keeps a 4x4 register tile (rows ty+16i, columns tx+16j, so neighbouring threads
-//      store neighbouring columns). Per 16-deep step the block stages A[64x16] and
-//      B[16x64] in shared memory (8.3 KiB; A is stored transposed with a padded row so
-//      the stores do not conflict): consecutive threads load consecutive depth indices of
-//      A and consecutive columns of B, so global loads coalesce wherever the tensor is
-//      contiguous in that index. Each thread's B column is fixed across steps, so its
-//      (n, p, q) decomposition is done once. 16 FMAs per 8 shared loads per thread and
-//      step: compute-bound on large layers. Backward-filter splits D (N*P*Q, usually by
-//      far the longest side) over up to 64 slices when the tile grid alone is small,
-//      each slice writing its own partial dw; a second kernel sums the slices in order,
-//      so the result is deterministic (no atomics).
+//      keeps the 4x4 register tile of rows ty*4.. and columns tx*4.., so per depth index
+//      it reads one float4 of A and one of B from shared memory for 16 FMAs. Per 16-deep
+//      step the block stages A[64x16] (transposed, rows padded to 68 floats: a warp's
+//      stores of 8 depths x 4 rows hit 32 banks, and the float4s stay aligned) and
+//      B[16x64] (a warp stores 32 neighbouring columns) in one of two shared stages
+//      (16.5 KiB): while the FMAs run on one stage the thread's global loads for the next
+//      step land in registers, and go to the other stage before the step's only barrier.
+//      Global loads coalesce where the tensor is contiguous: A in 8-depth (32-byte)
+//      runs, B along the columns (neighbouring pixels). Each thread's B column is fixed,
+//      so its (n, p, q) decomposition is done once; its depth indices advance by a fixed
+//      step, so the tap/channel digits of d (c, r, s or n, p, q) advance with at most one
+//      carry per digit (DepthWalker) and the main loop divides only for strided
+//      backward-data, by a multiply-high with a precomputed magic number. Compute-bound
+//      on large layers; the grid is small when M*N is (one block per 64x64 tile), which
+//      only backward-filter fixes: it splits D (N*P*Q, usually by far the longest side)
+//      over up to 64 slices when the tile grid alone is small, each slice writing its
+//      own partial dw; a second kernel sums the slices in order, so the result is
+//      deterministic (no atomics). Forward and backward-data would need a workspace from
+//      their callers to do the same.
 //   bias gradient: one 256-thread block per channel sums N*P*Q values in registers and
 //      combines them with warp shuffles (block_sum); deterministic, memory-bound.
 //
@@ -44,13 +59,22 @@ constexpr int kThreads = 256;
 constexpr int kTileM = 64, kTileN = 64, kTileK = 16;
 constexpr int kThreadTile = 4;                           // 4x4 outputs per thread
 constexpr int kThreadsPerRow = kTileN / kThreadTile;     // 16
-constexpr int kATileStride = kTileM + 1;                 // padded: conflict-free stores
-constexpr int kSharedFloats = kTileK * kATileStride + kTileK * kTileN;
+// A is stored transposed ([depth][row]) so a thread's 4 rows are one float4; the row
+// stride is padded to 4 (mod 32) banks, which makes the stores conflict-free (see
+// implicit_gemm_kernel) and keeps each float4 16-byte aligned.
+constexpr int kAStride = kTileM + 4;
+constexpr int kADepths = 8;                                     // depths per A load round
+constexpr int kALoadDepths = kTileK / kADepths;                 // 2
+constexpr int kALoadRows = kTileM * kADepths / kThreads;        // 2
+constexpr int kBLoads = kTileK * kTileN / kThreads;             // 4
+constexpr int kStageFloats = kTileK * kAStride + kTileK * kTileN;
+constexpr int kSharedFloats = 2 * kStageFloats;                 // double-buffered: 16.5 KiB
 constexpr int kMaxSplits = 64;
 constexpr int kTargetBlocks = 264;  // two waves of an H100's 132 SMs
 static_assert(kThreadsPerRow * kThreadsPerRow == kThreads, "one thread per 4x4 sub-tile");
-static_assert(kThreads % kTileN == 0 && kThreads % kTileK == 0,
+static_assert(kThreads % kTileN == 0 && kThreads % kADepths == 0,
               "a thread's load column (B) and load depth (A) stay fixed across its loads");
+static_assert(kAStride % 32 == 4 && kStageFloats % 4 == 0, "float4 reads, conflict-free stores");
 
 __host__ __device__ inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -114,38 +138,112 @@ __global__ void backward_data_direct_kernel(Conv2dGeometry g, const float* __res
   }
 }
 
+// Split `splits` ways over the N*P output rows (n, p), each split writing its own
+// partial dw (out[split][weight]); with one split, out is dw.
 __global__ void backward_filter_direct_kernel(Conv2dGeometry g, const float* __restrict__ x,
-                                              const float* __restrict__ dy,
-                                              float* __restrict__ dw) {
+                                              const float* __restrict__ dy, int splits,
+                                              float* __restrict__ out) {
   const int cg = g.c / g.groups, kg = g.k / g.groups;
-  const int64_t total = static_cast<int64_t>(g.k) * cg * g.r * g.s;
-  KILN_GRID_STRIDE_LOOP(i, total) {
-    const int s = static_cast<int>(i % g.s);
-    const int r = static_cast<int>(i / g.s % g.r);
-    const int cl = static_cast<int>(i / (g.s * g.r) % cg);
-    const int k = static_cast<int>(i / (static_cast<int64_t>(g.s) * g.r * cg));
+  const int64_t weights = static_cast<int64_t>(g.k) * cg * g.r * g.s;
+  const int rows = g.n * g.p, per_split = ceil_div(rows, splits);
+  KILN_GRID_STRIDE_LOOP(i, weights * splits) {
+    const int64_t weight = i % weights;
+    const int split = static_cast<int>(i / weights);
+    const int s = static_cast<int>(weight % g.s);
+    const int r = static_cast<int>(weight / g.s % g.r);
+    const int cl = static_cast<int>(weight / (g.s * g.r) % cg);
+    const int k = static_cast<int>(weight / (static_cast<int64_t>(g.s) * g.r * cg));
     const int c = k / kg * cg + cl;
+    const int row_end = (split + 1) * per_split < rows ? (split + 1) * per_split : rows;
     float acc = 0.0f;
-    for (int n = 0; n < g.n; ++n) {
-      const float* xplane = x + (static_cast<int64_t>(n) * g.c + c) * g.h * g.w;
-      const float* dyplane = dy + (static_cast<int64_t>(n) * g.k + k) * g.p * g.q;
-      for (int p = 0; p < g.p; ++p) {
-        const int h = p * g.stride_h - g.pad_top + r * g.dilation_h;
-        if (h < 0 || h >= g.h) continue;
-        for (int q = 0; q < g.q; ++q) {
-          const int col = q * g.stride_w - g.pad_left + s * g.dilation_w;
-          if (col >= 0 && col < g.w) acc += xplane[h * g.w + col] * dyplane[p * g.q + q];
-        }
+    for (int row = split * per_split; row < row_end; ++row) {
+      const int n = row / g.p, p = row % g.p;
+      const int h = p * g.stride_h - g.pad_top + r * g.dilation_h;
+      if (h < 0 || h >= g.h) continue;
+      const float* xrow = x + ((static_cast<int64_t>(n) * g.c + c) * g.h + h) * g.w;
+      const float* dyrow = dy + ((static_cast<int64_t>(n) * g.k + k) * g.p + p) * g.q;
+      for (int q = 0; q < g.q; ++q) {
+        const int col = q * g.stride_w - g.pad_left + s * g.dilation_w;
+        if (col >= 0 && col < g.w) acc += xrow[col] * dyrow[q];
       }
     }
-    dw[i] = acc;
+    out[i] = acc;
   }
 }
 
-// ---- v2: implicit GEMM -----------------------------------------------------------------
-// Each pass describes its GEMM to implicit_gemm_kernel: sizes, a(row, depth), the
-// per-column state a thread computes once (Column), b(depth, column) and store().
-// Out-of-image taps read as zero, which is the zero padding.
+// ---- v3: implicit GEMM -----------------------------------------------------------------
+// Each pass describes its GEMM to implicit_gemm_kernel: sizes, where A's rows start
+// (a_row) and how A's depth index maps to an offset (a_digits), the per-column state a
+// thread computes once (Column), how B's depth index splits into digits (b_digits), b()
+// and store(). Out-of-image taps read as zero, which is the zero padding.
+
+// A depth index d = (i2 * r1 + i1) * r0 + i0 as mixed-radix digits, and the tensor
+// offset they select, i2 * s2 + i1 * s1 + i0 * s0.
+struct Digits {
+  int r1, r0;
+  int64_t s2, s1, s0;
+};
+
+// One thread's position in the depth: its digits and offset, advanced by a fixed
+// step with at most one carry per digit (the step's own digits are below each radix),
+// so the gathers divide only once, before the main loop.
+struct DepthWalker {
+  int i1, i0;
+  int64_t offset;
+  // The step, split into digits, and the offset change of each carry.
+  int step1, step0;
+  int64_t step_offset, carry0, carry1;
+
+  __device__ DepthWalker(const Digits& g, int d, int step) {
+    const int r10 = g.r1 * g.r0;
+    i1 = d % r10 / g.r0;
+    i0 = d % g.r0;
+    offset = d / r10 * g.s2 + i1 * g.s1 + i0 * g.s0;
+    step1 = step % r10 / g.r0;
+    step0 = step % g.r0;
+    step_offset = step / r10 * g.s2 + step1 * g.s1 + step0 * g.s0;
+    carry0 = g.s1 - g.r0 * g.s0;
+    carry1 = g.s2 - g.r1 * g.s1;
+  }
+  __device__ void advance(const Digits& g) {
+    i0 += step0;
+    i1 += step1;
+    offset += step_offset;
+    if (i0 >= g.r0) {
+      i0 -= g.r0;
+      ++i1;
+      offset += carry0;
+    }
+    if (i1 >= g.r1) {
+      i1 -= g.r1;
+      offset += carry1;
+    }
+  }
+};
+
+// n / d for 0 <= n < 2^31 by a multiply-high and a shift (Granlund and Montgomery):
+// the strided backward-data gather divides by the stride per element.
+struct Divisor {
+  int d;
+  unsigned magic;
+  int shift;
+};
+Divisor divisor(int d) {
+  int shift = 0;
+  while ((1LL << shift) < d) ++shift;
+  const uint64_t magic = ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1;
+  return {d, static_cast<unsigned>(magic), shift};
+}
+__device__ inline int divide(int n, const Divisor& v) {
+  const unsigned high =
+      static_cast<unsigned>((static_cast<uint64_t>(static_cast<unsigned>(n)) * v.magic) >> 32);
+  return static_cast<int>((high + static_cast<unsigned>(n)) >> v.shift);
+}
+
+// 0 <= i < n in one comparison.
+__device__ inline bool inside(int i, int n) {
+  return static_cast<unsigned>(i) < static_cast<unsigned>(n);
+}
 
 struct ForwardGemm {
   Conv2dGeometry g;
@@ -155,25 +253,32 @@ struct ForwardGemm {
   float* y;
 
   struct Column {
-    int64_t x_offset;  // sample n's first input channel of the group
-    int h0, w0;        // input pixel of tap (0, 0)
+    int64_t x_offset;  // input pixel of tap (0, 0) in sample n's first channel of the group
+    int h0, w0;
   };
   __device__ int rows() const { return g.k / g.groups; }
   __device__ int cols() const { return g.n * g.p * g.q; }
   __device__ int depth() const { return g.c / g.groups * g.r * g.s; }
-  __device__ float a(int group, int row, int d) const {
-    return w[static_cast<int64_t>(group * rows() + row) * depth() + d];
+  __device__ const float* a_tensor() const { return w; }
+  __device__ int64_t a_row(int group, int row) const {
+    return static_cast<int64_t>(group * rows() + row) * depth();
+  }
+  __device__ Digits a_digits() const { return {1, 1, 1, 0, 0}; }
+  // d = (c * R + r) * S + s
+  __device__ Digits b_digits() const {
+    return {g.r, g.s, static_cast<int64_t>(g.h) * g.w, g.dilation_h * g.w, g.dilation_w};
   }
   __device__ Column column(int group, int col) const {
     const int pq = g.p * g.q, n = col / pq, p = col % pq / g.q, q = col % g.q;
-    return {(static_cast<int64_t>(n) * g.c + group * (g.c / g.groups)) * g.h * g.w,
-            p * g.stride_h - g.pad_top, q * g.stride_w - g.pad_left};
+    const int h0 = p * g.stride_h - g.pad_top, w0 = q * g.stride_w - g.pad_left;
+    return {(static_cast<int64_t>(n) * g.c + group * (g.c / g.groups)) * g.h * g.w +
+                static_cast<int64_t>(h0) * g.w + w0,
+            h0, w0};
   }
-  __device__ float b(int d, const Column& col) const {
-    const int rs = g.r * g.s, c = d / rs, r = d % rs / g.s, s = d % g.s;
-    const int h = col.h0 + r * g.dilation_h, wc = col.w0 + s * g.dilation_w;
-    if (h < 0 || h >= g.h || wc < 0 || wc >= g.w) return 0.0f;
-    return x[col.x_offset + (static_cast<int64_t>(c) * g.h + h) * g.w + wc];
+  __device__ float b(const DepthWalker& d, const Column& col) const {
+    if (!inside(col.h0 + d.i1 * g.dilation_h, g.h) || !inside(col.w0 + d.i0 * g.dilation_w, g.w))
+      return 0.0f;
+    return x[col.x_offset + d.offset];
   }
   __device__ void store(int group, int /*split*/, int row, int col, float v) const {
     const int k = group * rows() + row, pq = g.p * g.q, n = col / pq;
@@ -186,6 +291,7 @@ struct BackwardDataGemm {
   const float* dy;
   const float* w;
   float* dx;
+  Divisor stride_h, stride_w;
 
   struct Column {
     int64_t dy_offset;  // sample n's first output channel of the group
@@ -194,22 +300,29 @@ struct BackwardDataGemm {
   __device__ int rows() const { return g.c / g.groups; }
   __device__ int cols() const { return g.n * g.h * g.w; }
   __device__ int depth() const { return g.k / g.groups * g.r * g.s; }
-  __device__ float a(int group, int row, int d) const {
-    const int rs = g.r * g.s, k = group * (g.k / g.groups) + d / rs;
-    return w[(static_cast<int64_t>(k) * rows() + row) * rs + d % rs];
+  __device__ const float* a_tensor() const { return w; }
+  __device__ int64_t a_row(int group, int row) const {
+    return (static_cast<int64_t>(group) * (g.k / g.groups) * rows() + row) * g.r * g.s;
+  }
+  // d = kl * RS + tap: filter kl's weights for this channel, RS apart
+  __device__ Digits a_digits() const {
+    return {1, g.r * g.s, static_cast<int64_t>(rows()) * g.r * g.s, 0, 1};
+  }
+  // d = (kl * R + r) * S + s
+  __device__ Digits b_digits() const {
+    return {g.r, g.s, static_cast<int64_t>(g.p) * g.q, 0, 0};
   }
   __device__ Column column(int group, int col) const {
     const int hw = g.h * g.w, n = col / hw;
     return {(static_cast<int64_t>(n) * g.k + group * (g.k / g.groups)) * g.p * g.q,
             col % hw / g.w + g.pad_top, col % g.w + g.pad_left};
   }
-  __device__ float b(int d, const Column& col) const {
-    const int rs = g.r * g.s, kl = d / rs, r = d % rs / g.s, s = d % g.s;
-    const int hp = col.h - r * g.dilation_h, wq = col.w - s * g.dilation_w;
-    if (hp < 0 || wq < 0 || hp % g.stride_h != 0 || wq % g.stride_w != 0) return 0.0f;
-    const int p = hp / g.stride_h, q = wq / g.stride_w;
-    if (p >= g.p || q >= g.q) return 0.0f;
-    return dy[col.dy_offset + (static_cast<int64_t>(kl) * g.p + p) * g.q + q];
+  __device__ float b(const DepthWalker& d, const Column& col) const {
+    const int hp = col.h - d.i1 * g.dilation_h, wq = col.w - d.i0 * g.dilation_w;
+    if (hp < 0 || wq < 0) return 0.0f;
+    const int p = divide(hp, stride_h), q = divide(wq, stride_w);
+    if (p * stride_h.d != hp || q * stride_w.d != wq || p >= g.p || q >= g.q) return 0.0f;
+    return dy[col.dy_offset + d.offset + p * g.q + q];
   }
   __device__ void store(int group, int /*split*/, int row, int col, float v) const {
     const int c = group * rows() + row, hw = g.h * g.w, n = col / hw;
@@ -225,26 +338,34 @@ struct BackwardFilterGemm {
   int64_t split_stride;  // floats between two splits' partials
 
   struct Column {
-    int64_t x_channel;  // offset of input channel c of sample 0
-    int r, s;
+    int64_t x_offset;  // input pixel of output pixel (0, 0) in channel c of sample 0
+    int h0, w0;
   };
   __device__ int rows() const { return g.k / g.groups; }
   __device__ int cols() const { return g.c / g.groups * g.r * g.s; }
   __device__ int depth() const { return g.n * g.p * g.q; }
-  __device__ float a(int group, int row, int d) const {
-    const int pq = g.p * g.q, k = group * rows() + row;
-    return dy[(static_cast<int64_t>(d / pq) * g.k + k) * pq + d % pq];
+  __device__ const float* a_tensor() const { return dy; }
+  __device__ int64_t a_row(int group, int row) const {
+    return static_cast<int64_t>(group * rows() + row) * g.p * g.q;
+  }
+  // d = n * PQ + pixel
+  __device__ Digits a_digits() const {
+    return {1, g.p * g.q, static_cast<int64_t>(g.k) * g.p * g.q, 0, 1};
+  }
+  // d = (n * P + p) * Q + q
+  __device__ Digits b_digits() const {
+    return {g.p, g.q, static_cast<int64_t>(g.c) * g.h * g.w, g.stride_h * g.w, g.stride_w};
   }
   __device__ Column column(int group, int col) const {
     const int rs = g.r * g.s, c = group * (g.c / g.groups) + col / rs;
-    return {static_cast<int64_t>(c) * g.h * g.w, col % rs / g.s, col % g.s};
+    const int h0 = col % rs / g.s * g.dilation_h - g.pad_top;
+    const int w0 = col % g.s * g.dilation_w - g.pad_left;
+    return {static_cast<int64_t>(c) * g.h * g.w + static_cast<int64_t>(h0) * g.w + w0, h0, w0};
   }
-  __device__ float b(int d, const Column& col) const {
-    const int pq = g.p * g.q, n = d / pq, p = d % pq / g.q, q = d % g.q;
-    const int h = p * g.stride_h - g.pad_top + col.r * g.dilation_h;
-    const int wc = q * g.stride_w - g.pad_left + col.s * g.dilation_w;
-    if (h < 0 || h >= g.h || wc < 0 || wc >= g.w) return 0.0f;
-    return x[static_cast<int64_t>(n) * g.c * g.h * g.w + col.x_channel + h * g.w + wc];
+  __device__ float b(const DepthWalker& d, const Column& col) const {
+    if (!inside(col.h0 + d.i1 * g.stride_h, g.h) || !inside(col.w0 + d.i0 * g.stride_w, g.w))
+      return 0.0f;
+    return x[col.x_offset + d.offset];
   }
   __device__ void store(int group, int split, int row, int col, float v) const {
     out[split * split_stride + static_cast<int64_t>(group * rows() + row) * cols() + col] = v;
@@ -255,60 +376,107 @@ struct BackwardFilterGemm {
 // `splits` ranges of whole kTileK steps.
 template <class Gemm>
 __global__ void __launch_bounds__(kThreads) implicit_gemm_kernel(Gemm gemm, int splits) {
-  KILN_DYNAMIC_SHARED(float, shared);
-  float* a_tile = shared;                          // [kTileK][kATileStride], A transposed
-  float* b_tile = shared + kTileK * kATileStride;  // [kTileK][kTileN]
+  KILN_DYNAMIC_SHARED(float, shared);  // two stages of kStageFloats
   const int group = blockIdx.z / splits, split = blockIdx.z % splits;
   const int row0 = blockIdx.y * kTileM, col0 = blockIdx.x * kTileN;
   const int rows = gemm.rows(), cols = gemm.cols(), depth = gemm.depth();
   const int per_split = ceil_div(ceil_div(depth, splits), kTileK) * kTileK;
   const int d_begin = split * per_split;
   const int d_end = d_begin + per_split < depth ? d_begin + per_split : depth;
+  const int t = threadIdx.x;
 
-  // This thread's loads: A at depth offset a_d and rows a_row + 16j; B at column
-  // b_col and depth offsets b_d + 4j.
-  const int a_d = threadIdx.x % kTileK, a_row = threadIdx.x / kTileK;
-  const int b_col = threadIdx.x % kTileN, b_d = threadIdx.x / kTileN;
-  const bool b_col_inside = col0 + b_col < cols;
+  // This thread's A loads: depths a_d + 8j of rows a_row + 32i, so a warp stores 8
+  // depths of 4 rows: with the row stride kAStride = 4 (mod 32) those are 32 banks.
+  constexpr int kARowsApart = kThreads / kADepths;
+  const int a_d = t % kADepths, a_row = t / kADepths;
+  const float* a_tensor = gemm.a_tensor();
+  const Digits a_digits = gemm.a_digits();
+  int64_t a_offset[kALoadRows];
+  bool a_inside[kALoadRows];
+#pragma unroll
+  for (int i = 0; i < kALoadRows; ++i) {
+    const int row = row0 + a_row + i * kARowsApart;
+    a_inside[i] = row < rows;
+    a_offset[i] = a_inside[i] ? gemm.a_row(group, row) : 0;
+  }
+  DepthWalker a_walk(a_digits, d_begin + a_d, kADepths);
+  // This thread's B loads: column b_col at depths b_d + 4j, so a warp stores 32
+  // neighbouring columns and loads neighbouring pixels.
+  constexpr int kBDepthsApart = kThreads / kTileN;
+  const int b_col = t % kTileN, b_d = t / kTileN;
+  const bool b_inside = col0 + b_col < cols;
   const typename Gemm::Column column =
-      b_col_inside ? gemm.column(group, col0 + b_col) : typename Gemm::Column{};
-  const int tx = threadIdx.x % kThreadsPerRow, ty = threadIdx.x / kThreadsPerRow;
+      b_inside ? gemm.column(group, col0 + b_col) : typename Gemm::Column{};
+  const Digits b_digits = gemm.b_digits();
+  DepthWalker b_walk(b_digits, d_begin + b_d, kBDepthsApart);
 
+  // The next step's operands wait in registers while the current step computes.
+  float a_next[kALoadDepths][kALoadRows], b_next[kBLoads];
+  auto load = [&](int d0) {
+#pragma unroll
+    for (int j = 0; j < kALoadDepths; ++j) {
+      const bool d_inside = d0 + a_d + j * kADepths < d_end;
+#pragma unroll
+      for (int i = 0; i < kALoadRows; ++i)
+        a_next[j][i] = a_inside[i] && d_inside ? a_tensor[a_offset[i] + a_walk.offset] : 0.0f;
+      a_walk.advance(a_digits);
+    }
+#pragma unroll
+    for (int j = 0; j < kBLoads; ++j) {
+      b_next[j] = b_inside && d0 + b_d + j * kBDepthsApart < d_end ? gemm.b(b_walk, column) : 0.0f;
+      b_walk.advance(b_digits);
+    }
+  };
+  auto store = [&](float* stage) {
+#pragma unroll
+    for (int j = 0; j < kALoadDepths; ++j)
+#pragma unroll
+      for (int i = 0; i < kALoadRows; ++i)
+        stage[(a_d + j * kADepths) * kAStride + a_row + i * kARowsApart] = a_next[j][i];
+    float* b_tile = stage + kTileK * kAStride;
+#pragma unroll
+    for (int j = 0; j < kBLoads; ++j)
+      b_tile[(b_d + j * kBDepthsApart) * kTileN + b_col] = b_next[j];
+  };
+
+  // Thread (ty, tx) computes rows ty*4.. and columns tx*4.. of the tile: one 16-byte
+  // shared load of each operand per depth feeds 16 FMAs. A warp's A loads hit 2
+  // addresses (broadcast) and its B loads 256 contiguous bytes, so neither conflicts.
+  const int tx = t % kThreadsPerRow, ty = t / kThreadsPerRow;
   float acc[kThreadTile][kThreadTile] = {};
+  load(d_begin);
+  store(shared);
+  __syncthreads();
+  int stage = 0;
   for (int d0 = d_begin; d0 < d_end; d0 += kTileK) {
-#pragma unroll
-    for (int j = 0; j < kTileM * kTileK / kThreads; ++j) {
-      const int row = a_row + j * (kThreads / kTileK), d = d0 + a_d;
-      a_tile[a_d * kATileStride + row] =
-          row0 + row < rows && d < d_end ? gemm.a(group, row0 + row, d) : 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < kTileK * kTileN / kThreads; ++j) {
-      const int dd = b_d + j * (kThreads / kTileN), d = d0 + dd;
-      b_tile[dd * kTileN + b_col] = b_col_inside && d < d_end ? gemm.b(d, column) : 0.0f;
-    }
-    __syncthreads();
+    const bool more = d0 + kTileK < d_end;
+    if (more) load(d0 + kTileK);
+    const float* a_tile = shared + stage * kStageFloats;
+    const float* b_tile = a_tile + kTileK * kAStride;
 #pragma unroll
     for (int dd = 0; dd < kTileK; ++dd) {
-      float a[kThreadTile], b[kThreadTile];
-#pragma unroll
-      for (int i = 0; i < kThreadTile; ++i) {
-        a[i] = a_tile[dd * kATileStride + ty + i * kThreadsPerRow];
-        b[i] = b_tile[dd * kTileN + tx + i * kThreadsPerRow];
-      }
+      const float4 a4 = *reinterpret_cast<const float4*>(a_tile + dd * kAStride + ty * kThreadTile);
+      const float4 b4 = *reinterpret_cast<const float4*>(b_tile + dd * kTileN + tx * kThreadTile);
+      const float a[kThreadTile] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[kThreadTile] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
       for (int i = 0; i < kThreadTile; ++i)
 #pragma unroll
         for (int j = 0; j < kThreadTile; ++j) acc[i][j] += a[i] * b[j];
     }
+    // The other stage was last read before the previous barrier, so one barrier per
+    // step orders both this step's reads before the next overwrite and the stores
+    // below before the next step's reads.
+    if (more) store(shared + (stage ^ 1) * kStageFloats);
     __syncthreads();
+    stage ^= 1;
   }
 #pragma unroll
   for (int i = 0; i < kThreadTile; ++i) {
-    const int row = row0 + ty + i * kThreadsPerRow;
+    const int row = row0 + ty * kThreadTile + i;
 #pragma unroll
     for (int j = 0; j < kThreadTile; ++j) {
-      const int col = col0 + tx + j * kThreadsPerRow;
+      const int col = col0 + tx * kThreadTile + j;
       if (row < rows && col < cols) gemm.store(group, split, row, col, acc[i][j]);
     }
   }
@@ -364,6 +532,19 @@ int filter_splits(const Conv2dGeometry& g) {
   return splits > 1 ? splits : 1;
 }
 
+// Row slices for the direct backward-filter kernel, whose grid has one thread per
+// weight: a depthwise layer has only K*R*S of them, each summing N*P*Q products. Enough
+// threads for two waves of 256-thread blocks, each slice at least four rows (n, p).
+int direct_filter_splits(const Conv2dGeometry& g) {
+  const int64_t weights = static_cast<int64_t>(g.k) * (g.c / g.groups) * g.r * g.s;
+  const int64_t by_occupancy =
+      (static_cast<int64_t>(kTargetBlocks) * kThreads + weights - 1) / weights;
+  const int by_depth = g.n * g.p / 4;
+  int64_t splits = by_occupancy < by_depth ? by_occupancy : by_depth;
+  if (splits > kMaxSplits) splits = kMaxSplits;
+  return splits > 1 ? static_cast<int>(splits) : 1;
+}
+
 template <class Gemm>
 void launch_implicit_gemm(const Gemm& gemm, int rows, int cols, int groups, int splits,
                           rt::Stream stream) {
@@ -390,8 +571,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                           ConvKernel kernel, rt::Stream stream) {
   if (use_implicit_gemm(Pass::backward_data, g, kernel)) {
-    launch_implicit_gemm(BackwardDataGemm{g, dy, w, dx}, g.c / g.groups, g.n * g.h * g.w,
-                         g.groups, 1, stream);
+    const BackwardDataGemm gemm{g, dy, w, dx, divisor(g.stride_h), divisor(g.stride_w)};
+    launch_implicit_gemm(gemm, g.c / g.groups, g.n * g.h * g.w, g.groups, 1, stream);
     return;
   }
   const int64_t total = static_cast<int64_t>(g.n) * g.c * g.h * g.w;
@@ -400,28 +581,29 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
 }
 
 int64_t conv2d_backward_filter_workspace_floats(const Conv2dGeometry& g, ConvKernel kernel) {
-  if (!use_implicit_gemm(Pass::backward_filter, g, kernel)) return 0;
-  const int splits = filter_splits(g);
+  const int splits = use_implicit_gemm(Pass::backward_filter, g, kernel) ? filter_splits(g)
+                                                                         : direct_filter_splits(g);
   return splits > 1 ? static_cast<int64_t>(splits) * g.k * (g.c / g.groups) * g.r * g.s : 0;
 }
 
 void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                             float* workspace, ConvKernel kernel, rt::Stream stream) {
   const int64_t weights = static_cast<int64_t>(g.k) * (g.c / g.groups) * g.r * g.s;
-  if (!use_implicit_gemm(Pass::backward_filter, g, kernel)) {
-    launch(backward_filter_direct_kernel, grid_stride_grid(weights, kThreads), dim3(kThreads), 0,
-           stream, g, x, dy, dw);
-    return;
-  }
-  const int splits = filter_splits(g);
+  const bool implicit = use_implicit_gemm(Pass::backward_filter, g, kernel);
+  const int splits = implicit ? filter_splits(g) : direct_filter_splits(g);
   KILN_CHECK(splits == 1 || workspace, "conv2d_backward_filter: split-K needs a workspace of ",
              splits * weights, " floats");
-  const BackwardFilterGemm gemm{g, x, dy, splits > 1 ? workspace : dw, weights};
-  launch_implicit_gemm(gemm, g.k / g.groups, (g.c / g.groups) * g.r * g.s, g.groups, splits,
-                       stream);
+  float* out = splits > 1 ? workspace : dw;
+  if (implicit) {
+    launch_implicit_gemm(BackwardFilterGemm{g, x, dy, out, weights}, g.k / g.groups,
+                         (g.c / g.groups) * g.r * g.s, g.groups, splits, stream);
+  } else {
+    launch(backward_filter_direct_kernel, grid_stride_grid(weights * splits, kThreads),
+           dim3(kThreads), 0, stream, g, x, dy, splits, out);
+  }
   if (splits > 1) {
     launch(sum_splits_kernel, grid_stride_grid(weights, kThreads), dim3(kThreads), 0, stream,
-           static_cast<const float*>(workspace), splits, weights, dw);
+           static_cast<const float*>(out), splits, weights, dw);
   }
 }
 

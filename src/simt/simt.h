@@ -60,6 +60,11 @@ struct dim3 {
   constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
 
+// CUDA's 16-byte vector type, for kernels that load four floats at once.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+
 extern thread_local uint3 threadIdx;
 extern thread_local uint3 blockIdx;
 extern thread_local dim3 blockDim;

@@ -41,10 +41,10 @@ Conv2dParams make_params(int stride_h, int stride_w, int top, int bottom, int le
 }
 
 // Small (the emulator runs ~1 us per thread switch) but awkward shapes.
-// wide_70_filters, filter_split_k and groups2_wide_stride2 make ConvKernel::automatic
-// pick the implicit GEMM for at least one pass (wide_70_filters: two 64-row tiles;
-// filter_split_k: backward-filter split over 4 depth slices); the others keep it on
-// the direct kernels.
+// wide_70_filters, filter_split_k, groups2_wide_stride2 and strided_dilated_67_filters
+// make ConvKernel::automatic pick the implicit GEMM for at least one pass
+// (wide_70_filters: two 64-row tiles; filter_split_k: backward-filter split over 4
+// depth slices); the others keep it on the direct kernels.
 std::vector<ConvCase> conv_cases() {
   return {
       {"batch1_odd", {1, 3, 7, 5}, {4, 3, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
@@ -69,6 +69,12 @@ std::vector<ConvCase> conv_cases() {
       // keeps one row per vector; the narrower stride-1 cases above run it "flat"
       // (vectors spanning several rows).
       {"rows_of_whole_vectors", {2, 2, 5, 16}, {3, 2, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
+      // The implicit GEMM's edges: 67 filters (a 3-row second tile), 198 input pixels
+      // (a 6-column fourth tile in backward-data), depths 126 and 402 (ending mid-step
+      // after 8 and 26 double-buffered steps, the tap digits carrying on every step),
+      // and strides 2 and 3 with dilation 2, which backward-data divides out.
+      {"strided_dilated_67_filters", {2, 21, 9, 11}, {67, 21, 3, 2},
+       make_params(2, 3, 1, 2, 0, 1, 2), true},
   };
 }
 

@@ -235,8 +235,7 @@ class BlockRunner {
     } catch (const ctx::detail::forced_unwind&) {
       // The launch failed and the scheduler destroys this suspended fiber.
 #ifdef KILN_SIMT_TSAN
-      __tsan_release(&block.end_sync);
-      __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
+      return_to_scheduler(block);
 #endif
       throw;
     } catch (...) {
@@ -248,11 +247,21 @@ class BlockRunner {
       t.state = State::exited;
     }
 #ifdef KILN_SIMT_TSAN
-    __tsan_release(&block.end_sync);
-    __tsan_switch_to_fiber(block.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
+    return_to_scheduler(block);
 #endif
     return std::move(t.scheduler);
   }
+
+#ifdef KILN_SIMT_TSAN
+  // The thread's last access to the block (on the launching thread's stack) must come
+  // before its release: one after it would race, for TSan, with whatever later reuses
+  // that stack.
+  static void return_to_scheduler(Block& block) {
+    void* const scheduler = block.scheduler_fiber;
+    __tsan_release(&block.end_sync);
+    __tsan_switch_to_fiber(scheduler, __tsan_switch_to_fiber_no_sync);
+  }
+#endif
 
   void resume(Thread& t) {
     threadIdx = t.idx;

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The test suites built with AddressSanitizer and UBSan (g++; cpu and simt
-# devices, no nvcc), as CI's second stage. Usage: scripts/test_sanitizers.sh [BUILD_DIR]
-# The emulator's fibers (Boost.Context fcontext) switch stacks behind ASan's back
-# and Debian's Boost carries no ASan fiber annotations for fcontext, so the simt
-# cases and the emulator suite are skipped here (they run in scripts/test.sh,
-# and under ThreadSanitizer in simt_race_tsan).
+# The test suites and the CLI built with AddressSanitizer and UBSan (g++; cpu device, no
+# nvcc), as CI's second stage. Usage: scripts/test_sanitizers.sh [BUILD_DIR]
+# The emulator's fibers (Boost.Context fcontext) switch stacks behind ASan's back and
+# Debian's Boost carries no ASan fiber annotations for fcontext, so this build tests
+# the cpu device only: the test suites' device lists leave simt out under ASan, and the
+# tests that name simt are filtered out. The emulator and every kernel run in
+# scripts/test.sh, and under ThreadSanitizer in scripts/tsan_suites.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-asan}
 jobs=$(nproc)
+fashion=${KILN_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 
 bash scripts/install_deps.sh
 mkdir -p "$build"
@@ -18,20 +20,28 @@ if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_CUDA=OFF -D
   exit 1
 fi
 echo "test_sanitizers: building in $build with $jobs jobs (ASan + UBSan)"
-cmake --build "$build" -j "$jobs" --target kiln_core_tests kiln_train_tests
+cmake --build "$build" -j "$jobs" --target kiln_core_tests kiln_train_tests kiln_op_tests \
+  kiln_cli idx_subset
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# Cases that run kernels on the emulator are skipped: the simt cases by name, and
-# the train suite's every-device tests that do not say so in their names (they
-# loop over the devices inside); the train suite runs its cpu-only groups.
-skip='-*simt*:*Simt*:LeNetParity*:DropoutLayer*'
-echo "test_sanitizers: skipping the emulator's cases: its fibers are not annotated for ASan"
-echo "test_sanitizers: kiln_core_tests"
-"$build/tests/kiln_core_tests" --gtest_filter="$skip" --gtest_brief=1
-echo "test_sanitizers: kiln_train_tests (cpu-only groups)"
-"$build/tests/kiln_train_tests" --gtest_brief=1 \
-  --gtest_filter='RunDirectory*:TrainConfig*:ModelFileInput*:GraphOrder*:Trainer*:Checkpoint*:ModelFile.*:GraphShapes*:TextModels*:TextTraining*'
+skip_simt='-*simt*:*Simt*:LeNetParity*:TextParity*:DropoutLayer*'
+echo "test_sanitizers: cpu only (the emulator's fibers are not annotated for ASan)"
+for suite in kiln_core_tests kiln_op_tests kiln_train_tests; do
+  echo "test_sanitizers: $suite"
+  "$build/tests/$suite" --gtest_filter="$skip_simt" --gtest_brief=1
+done
+# The CLI's bad-input, text and end-to-end tests (the CLI tests fail on any sanitizer
+# report, even after the expected message). The kill-9 loop is left out: 84 s under
+# ASan for the same code paths cli_flow and the train suite run.
+echo "test_sanitizers: cli_bad_input"
+bash tests/cli/bad_input.sh "$build/kiln" "$build/tests/idx_subset" "$fashion" \
+  "$build/tests/bad_input" models
+echo "test_sanitizers: cli_text_flow"
+bash tests/cli/text_flow.sh "$build/kiln" "$build/tests/text_flow" models
+echo "test_sanitizers: cli_flow"
+cmake -DKILN="$build/kiln" -DSUBSET="$build/tests/idx_subset" -DDATA="$fashion" \
+  -DWORK="$build/tests/cli_flow" -DMODELS=models -P tests/cli/cli_flow.cmake
 echo "test_sanitizers: no ASan or UBSan reports"
 
 # The readers' libFuzzer harnesses: a fixed number of inputs each from a fixed

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The ThreadSanitizer build of kiln (the emulator and every kernel in kernels/, as
-# KILN_SIMT_TSAN) and the op and train suites' simt cases under it: a data race
-# between two emulated threads of a block (a missing __syncthreads) is reported
-# with both stacks and fails the run. ctest runs it as kiln_suites_tsan.
+# KILN_SIMT_TSAN) and the test suites' simt cases under it: a data race between two
+# emulated threads of a block (a missing __syncthreads) is reported with both stacks
+# and fails the run. CI's third stage; ctest runs it as kiln_suites_tsan when
+# configured with -DKILN_TSAN_SUITES=ON.
+# Every kernel runs here, but three cases whose kernels the others already cover are
+# left out to keep CI near its budget (under TSan each emulated thread is a TSan fiber
+# and a launch costs ~50x more): the sum over 70,001 elements (SumTest n1000 and the
+# op suite's reductions run the same kernels; 200 s), and the end-to-end IdxTraining
+# and TextParity cases (the op suite's conv, pool, linear, softmax, embedding and rnn
+# cases, LeNetParity and the optimizer cases run theirs; 103 and 142 s).
 # Usage: scripts/tsan_suites.sh BUILD_DIR
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +26,8 @@ if ! cmake -S "$src" -B "$build" -DKILN_CUDA=OFF -DKILN_TSAN_TESTS=OFF -DCMAKE_B
   cat "$build/configure.log" >&2
   exit 1
 fi
-cmake --build "$build" -j "$jobs" --target kiln_op_tests kiln_train_tests
+echo "tsan_suites: building in $build with $jobs jobs (ThreadSanitizer)"
+cmake --build "$build" -j "$jobs" --target kiln_core_tests kiln_op_tests kiln_train_tests
 
 # One thread for OpenMP and OpenBLAS: their pools are not instrumented, and the
 # simt cases need no host parallelism.
@@ -37,6 +45,9 @@ run() {
   cat "$log"
   return 1
 }
-run kiln_op_tests '*simt*'
-run kiln_train_tests '*simt*:LeNetParity*:DropoutLayer*'
-grep -h -E '^\[  PASSED|^\[kiln\] simt emulator ran' "$build/kiln_op_tests.log" "$build/kiln_train_tests.log"
+echo "tsan_suites: the simt cases of the core, op and train suites"
+run kiln_core_tests '*simt*'
+run kiln_op_tests '*simt*:-*SumTest*n70001'
+run kiln_train_tests '*simt*:LeNetParity*:DropoutLayer*:-*IdxTraining*'
+grep -h -E '^\[  PASSED|^\[kiln\] simt emulator ran' "$build"/kiln_{core,op,train}_tests.log
+echo "tsan_suites: no data race reported"

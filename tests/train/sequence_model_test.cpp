@@ -176,7 +176,7 @@ layers:
   EXPECT_NE(run(3, 3, false), expected);
 }
 
-TEST(SequenceModel, BadIdOnTheDeviceSurfacesFromTheGraph) {
+TEST(SequenceModel, BadIdOnTheSimtDeviceSurfacesFromTheGraph) {
   graph::Graph g = build(tagger(kBiLstm), Device::simt());
   fill_tagging_batch(g, Device::simt());
   std::vector<float> words = g.input("words").to_vector();

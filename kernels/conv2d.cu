@@ -47,8 +47,9 @@
 // blocks is cut into min(ceil(kTargetBlocks / B), T / minimum slice, kMaxSplits)
 // slices, none when that is 1 (kTargetBlocks = 264 is two waves of an H100's 132 SMs):
 //   implicit GEMM: B = the tile grid, ceil(M/64) * ceil(N/64) * groups; T = D; minimum
-//      8 steps (128 depths), slices rounded up to whole steps, the last one shorter. So
-//      only grids under 264 tiles split, and only with D >= 256 (LeNet-5's D = 150
+//      8 steps (128 depths); the slice length is rounded up to whole steps and the
+//      count recomputed from it, so the last slice may be shorter but none is empty.
+//      Only grids under 264 tiles split, and only with D >= 256 (LeNet-5's D = 150
 //      forward does not);
 //   bias gradient: B = K (one block per channel); T = N*P*Q; minimum 2,048 (8 values
 //      per thread);

@@ -32,14 +32,29 @@
 //      step, so the tap/channel digits of d (c, r, s or n, p, q) advance with at most one
 //      carry per digit (DepthWalker) and the main loop divides only for strided
 //      backward-data, by a multiply-high with a precomputed magic number. Compute-bound
-//      on large layers; the grid is small when M*N is (one block per 64x64 tile), which
-//      only backward-filter fixes: it splits D (N*P*Q, usually by far the longest side)
-//      over up to 64 slices when the tile grid alone is small, each slice writing its
-//      own partial dw; a second kernel sums the slices in order, so the result is
-//      deterministic (no atomics). Forward and backward-data would need a workspace from
-//      their callers to do the same.
+//      on large layers. One block per 64x64 tile is a small grid when M*N is small
+//      (backward-filter's filters x taps; forward and backward-data on small images,
+//      batches or channel counts), so every pass splits D over several slices (split-K,
+//      below), each slice writing its own partial C into a workspace from the caller;
+//      sum_splits_kernel adds the slices in order, so the result is deterministic (no
+//      atomics). Forward adds the bias to slice 0's partial only.
 //   bias gradient: one 256-thread block per channel sums N*P*Q values in registers and
-//      combines them with warp shuffles (block_sum); deterministic, memory-bound.
+//      combines them with warp shuffles (block_sum); with few channels each channel's
+//      values are split over several blocks (below), partials summed in order as for
+//      split-K. Deterministic, memory-bound.
+//
+// Split rule (split_sum; also in docs/KERNELS.md): a sum of T terms computed by B
+// blocks is cut into min(ceil(kTargetBlocks / B), T / minimum slice, kMaxSplits)
+// slices, none when that is 1 (kTargetBlocks = 264 is two waves of an H100's 132 SMs):
+//   implicit GEMM: B = the tile grid, ceil(M/64) * ceil(N/64) * groups; T = D; minimum
+//      8 steps (128 depths); the slice length is rounded up to whole steps and the
+//      count recomputed from it, so the last slice may be shorter but none is empty.
+//      Only grids under 264 tiles split, and only with D >= 256 (LeNet-5's D = 150
+//      forward does not);
+//   bias gradient: B = K (one block per channel); T = N*P*Q; minimum 2,048 (8 values
+//      per thread);
+//   direct backward-filter: see v1 (per-weight threads rather than blocks, minimum 4
+//      output rows).
 //
 // Selection rule (ConvKernel::automatic; also in docs/KERNELS.md, "## conv2d"): a 64x64
 // tile only pays when the GEMM fills a useful share of it, so
@@ -48,6 +63,8 @@
 //   backward-filter: implicit GEMM when K/G >= 4 and C/G*R*S >= 4, else direct (direct
 //      has only one thread per weight, each summing N*P*Q products, so split-K implicit
 //      GEMM wins even at low tile occupancy; depthwise layers stay direct).
+#include <algorithm>
+
 #include "kernels/common.cuh"
 #include "kernels/conv2d.h"
 
@@ -71,6 +88,8 @@ constexpr int kStageFloats = kTileK * kAStride + kTileK * kTileN;
 constexpr int kSharedFloats = 2 * kStageFloats;                 // double-buffered: 16.5 KiB
 constexpr int kMaxSplits = 64;
 constexpr int kTargetBlocks = 264;  // two waves of an H100's 132 SMs
+constexpr int kMinSliceSteps = 8;   // split-K: kTileK steps per depth slice, at least
+constexpr int kMinBiasSlice = 8 * kThreads;  // bias gradient: values per slice, at least
 static_assert(kThreadsPerRow * kThreadsPerRow == kThreads, "one thread per 4x4 sub-tile");
 static_assert(kThreads % kTileN == 0 && kThreads % kADepths == 0,
               "a thread's load column (B) and load depth (A) stay fixed across its loads");
@@ -250,7 +269,8 @@ struct ForwardGemm {
   const float* x;
   const float* w;
   const float* bias;
-  float* y;
+  float* out;            // y, or the split-K partials
+  int64_t split_stride;  // floats between two splits' partials
 
   struct Column {
     int64_t x_offset;  // input pixel of tap (0, 0) in sample n's first channel of the group
@@ -280,9 +300,11 @@ struct ForwardGemm {
       return 0.0f;
     return x[col.x_offset + d.offset];
   }
-  __device__ void store(int group, int /*split*/, int row, int col, float v) const {
+  // The bias goes into split 0's partial, so the sum of the splits holds it once.
+  __device__ void store(int group, int split, int row, int col, float v) const {
     const int k = group * rows() + row, pq = g.p * g.q, n = col / pq;
-    y[(static_cast<int64_t>(n) * g.k + k) * pq + col % pq] = bias ? v + bias[k] : v;
+    out[split * split_stride + (static_cast<int64_t>(n) * g.k + k) * pq + col % pq] =
+        bias && split == 0 ? v + bias[k] : v;
   }
 };
 
@@ -290,7 +312,8 @@ struct BackwardDataGemm {
   Conv2dGeometry g;
   const float* dy;
   const float* w;
-  float* dx;
+  float* out;            // dx, or the split-K partials
+  int64_t split_stride;  // floats between two splits' partials
   Divisor stride_h, stride_w;
 
   struct Column {
@@ -324,9 +347,9 @@ struct BackwardDataGemm {
     if (p * stride_h.d != hp || q * stride_w.d != wq || p >= g.p || q >= g.q) return 0.0f;
     return dy[col.dy_offset + d.offset + p * g.q + q];
   }
-  __device__ void store(int group, int /*split*/, int row, int col, float v) const {
+  __device__ void store(int group, int split, int row, int col, float v) const {
     const int c = group * rows() + row, hw = g.h * g.w, n = col / hw;
-    dx[(static_cast<int64_t>(n) * g.c + c) * hw + col % hw] = v;
+    out[split * split_stride + (static_cast<int64_t>(n) * g.c + c) * hw + col % hw] = v;
   }
 };
 
@@ -372,17 +395,17 @@ struct BackwardFilterGemm {
   }
 };
 
-// Grid: (column tiles, row tiles, groups * splits); split-K slices the depth into
-// `splits` ranges of whole kTileK steps.
+// Grid: (column tiles, row tiles, groups * splits); split-K gives split s the depths
+// [s * slice, (s + 1) * slice), slice a whole number of kTileK steps.
 template <class Gemm>
-__global__ void __launch_bounds__(kThreads) implicit_gemm_kernel(Gemm gemm, int splits) {
+__global__ void __launch_bounds__(kThreads) implicit_gemm_kernel(Gemm gemm, int splits,
+                                                                 int slice) {
   KILN_DYNAMIC_SHARED(float, shared);  // two stages of kStageFloats
   const int group = blockIdx.z / splits, split = blockIdx.z % splits;
   const int row0 = blockIdx.y * kTileM, col0 = blockIdx.x * kTileN;
   const int rows = gemm.rows(), cols = gemm.cols(), depth = gemm.depth();
-  const int per_split = ceil_div(ceil_div(depth, splits), kTileK) * kTileK;
-  const int d_begin = split * per_split;
-  const int d_end = d_begin + per_split < depth ? d_begin + per_split : depth;
+  const int d_begin = split * slice;
+  const int d_end = d_begin + slice < depth ? d_begin + slice : depth;
   const int t = threadIdx.x;
 
   // This thread's A loads: depths a_d + 8j of rows a_row + 32i, so a warp stores 8
@@ -482,27 +505,30 @@ __global__ void __launch_bounds__(kThreads) implicit_gemm_kernel(Gemm gemm, int 
   }
 }
 
-// dw[i] = sum over splits of partials[split][i], in split order.
+// out[i] = sum over splits of partials[split][i], in split order.
 __global__ void sum_splits_kernel(const float* __restrict__ partials, int splits, int64_t n,
-                                  float* __restrict__ dw) {
+                                  float* __restrict__ out) {
   KILN_GRID_STRIDE_LOOP(i, n) {
     float sum = 0.0f;
     for (int split = 0; split < splits; ++split) sum += partials[split * n + i];
-    dw[i] = sum;
+    out[i] = sum;
   }
 }
 
+// Block (k, split) sums values [split * slice, (split + 1) * slice) of channel k's
+// N*P*Q into out[split][k]; with one split, out is db.
 __global__ void backward_bias_kernel(Conv2dGeometry g, const float* __restrict__ dy,
-                                     float* __restrict__ db) {
+                                     int64_t slice, float* __restrict__ out) {
   __shared__ float scratch[32];
-  const int k = blockIdx.x, pq = g.p * g.q;
-  const int64_t count = static_cast<int64_t>(g.n) * pq;
+  const int k = blockIdx.x, split = blockIdx.y, pq = g.p * g.q;
+  const int64_t count = static_cast<int64_t>(g.n) * pq, begin = split * slice;
+  const int64_t end = begin + slice < count ? begin + slice : count;
   float v = 0.0f;
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) {
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
     v += dy[(i / pq * g.k + k) * pq + i % pq];
   }
   v = block_sum(v, scratch);
-  if (threadIdx.x == 0) db[k] = v;
+  if (threadIdx.x == 0) out[static_cast<int64_t>(split) * g.k + k] = v;
 }
 
 // ---- selection and launch --------------------------------------------------------------
@@ -520,16 +546,63 @@ bool use_implicit_gemm(Pass pass, const Conv2dGeometry& g, ConvKernel kernel) {
   return false;
 }
 
-// Depth slices for backward-filter: enough blocks for two waves, each slice at least
-// four kTileK steps deep.
-int filter_splits(const Conv2dGeometry& g) {
-  const int kg = g.k / g.groups, crs = g.c / g.groups * g.r * g.s;
-  const int tiles = ceil_div(kg, kTileM) * ceil_div(crs, kTileN) * g.groups;
-  const int by_occupancy = ceil_div(kTargetBlocks, tiles);
-  const int by_depth = g.n * g.p * g.q / (4 * kTileK);
-  int splits = by_occupancy < by_depth ? by_occupancy : by_depth;
-  if (splits > kMaxSplits) splits = kMaxSplits;
-  return splits > 1 ? splits : 1;
+// A sum of `terms` terms cut into `count` slices of `length` terms (the last may be
+// shorter), each computed by its own blocks into a workspace and summed in order.
+struct Split {
+  int count;
+  int64_t length;
+};
+
+// Enough slices that `blocks` blocks per slice make kTargetBlocks, each slice at least
+// `min_length` terms (rounded up to whole `unit`s), at most kMaxSplits.
+Split split_sum(int64_t blocks, int64_t terms, int64_t min_length, int64_t unit) {
+  const int64_t by_occupancy = (kTargetBlocks + blocks - 1) / blocks;
+  const int64_t by_length = terms / min_length;
+  const int64_t count = std::min({by_occupancy, by_length, int64_t{kMaxSplits}});
+  if (count <= 1) return {1, terms};
+  const int64_t length = ((terms + count - 1) / count + unit - 1) / unit * unit;
+  return {static_cast<int>((terms + length - 1) / length), length};
+}
+
+// Each pass's GEMM sizes (per group) and output floats (all groups).
+struct GemmShape {
+  int rows, cols, depth;
+  int64_t outputs;
+};
+GemmShape gemm_shape(Pass pass, const Conv2dGeometry& g) {
+  const int cg = g.c / g.groups, kg = g.k / g.groups, rs = g.r * g.s;
+  switch (pass) {
+    case Pass::forward:
+      return {kg, g.n * g.p * g.q, cg * rs, static_cast<int64_t>(g.n) * g.k * g.p * g.q};
+    case Pass::backward_data:
+      return {cg, g.n * g.h * g.w, kg * rs, static_cast<int64_t>(g.n) * g.c * g.h * g.w};
+    case Pass::backward_filter:
+      return {kg, cg * rs, g.n * g.p * g.q, static_cast<int64_t>(g.k) * cg * rs};
+  }
+  return {};
+}
+
+// Split-K: a slice shorter than kMinSliceSteps steps would spend a large share of its
+// time outside the main loop (the walkers' divisions, a first step whose loads nothing
+// overlaps) and on its 64x64 partial (16 KiB written, then read again by the sum,
+// against 8 KiB of operands staged per step).
+Split gemm_split(Pass pass, const Conv2dGeometry& g) {
+  const GemmShape s = gemm_shape(pass, g);
+  const int64_t tiles =
+      static_cast<int64_t>(ceil_div(s.rows, kTileM)) * ceil_div(s.cols, kTileN) * g.groups;
+  return split_sum(tiles, s.depth, kMinSliceSteps * kTileK, kTileK);
+}
+
+int64_t split_workspace_floats(Pass pass, const Conv2dGeometry& g) {
+  const int splits = gemm_split(pass, g).count;
+  return splits > 1 ? splits * gemm_shape(pass, g).outputs : 0;
+}
+
+// Slices of each channel's N*P*Q values for the bias gradient, whose grid has one block
+// per channel: a slice of kMinBiasSlice values is 8 loads per thread, enough to pay for
+// the block's reduction and its partial.
+Split bias_split(const Conv2dGeometry& g) {
+  return split_sum(g.k, static_cast<int64_t>(g.n) * g.p * g.q, kMinBiasSlice, 1);
 }
 
 // Row slices for the direct backward-filter kernel, whose grid has one thread per
@@ -545,22 +618,41 @@ int direct_filter_splits(const Conv2dGeometry& g) {
   return splits > 1 ? static_cast<int>(splits) : 1;
 }
 
+void sum_splits(const float* partials, int splits, int64_t n, float* out, rt::Stream stream) {
+  launch(sum_splits_kernel, grid_stride_grid(n, kThreads), dim3(kThreads), 0, stream, partials,
+         splits, n, out);
+}
+
+// Runs `pass` as an implicit GEMM into `result`; split-K writes its partials into
+// `workspace` (split_workspace_floats of them) and sums them into `result`.
 template <class Gemm>
-void launch_implicit_gemm(const Gemm& gemm, int rows, int cols, int groups, int splits,
-                          rt::Stream stream) {
-  const dim3 grid(blocks_for(cols, kTileN), blocks_for(rows, kTileM),
-                  static_cast<unsigned>(groups * splits));
+void run_implicit_gemm(Gemm gemm, Pass pass, const Conv2dGeometry& g, float* result,
+                       float* workspace, const char* name, rt::Stream stream) {
+  const GemmShape shape = gemm_shape(pass, g);
+  const Split split = gemm_split(pass, g);
+  KILN_CHECK(split.count == 1 || workspace, name, ": split sums need a workspace of ",
+             split.count * shape.outputs, " floats");
+  gemm.out = split.count > 1 ? workspace : result;
+  gemm.split_stride = shape.outputs;
+  const dim3 grid(blocks_for(shape.cols, kTileN), blocks_for(shape.rows, kTileM),
+                  static_cast<unsigned>(g.groups * split.count));
   launch(implicit_gemm_kernel<Gemm>, grid, dim3(kThreads), kSharedFloats * sizeof(float), stream,
-         gemm, splits);
+         gemm, split.count, static_cast<int>(split.length));
+  if (split.count > 1) sum_splits(workspace, split.count, shape.outputs, result, stream);
 }
 
 }  // namespace
 
+int64_t conv2d_forward_workspace_floats(const Conv2dGeometry& g, ConvKernel kernel) {
+  return use_implicit_gemm(Pass::forward, g, kernel) ? split_workspace_floats(Pass::forward, g)
+                                                     : 0;
+}
+
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-                    float* y, ConvKernel kernel, rt::Stream stream) {
+                    float* y, float* workspace, ConvKernel kernel, rt::Stream stream) {
   if (use_implicit_gemm(Pass::forward, g, kernel)) {
-    launch_implicit_gemm(ForwardGemm{g, x, w, bias, y}, g.k / g.groups, g.n * g.p * g.q,
-                         g.groups, 1, stream);
+    run_implicit_gemm(ForwardGemm{g, x, w, bias, nullptr, 0}, Pass::forward, g, y, workspace,
+                      "conv2d_forward", stream);
     return;
   }
   const int64_t total = static_cast<int64_t>(g.n) * g.k * g.p * g.q;
@@ -568,11 +660,18 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
          x, w, bias, y);
 }
 
+int64_t conv2d_backward_data_workspace_floats(const Conv2dGeometry& g, ConvKernel kernel) {
+  return use_implicit_gemm(Pass::backward_data, g, kernel)
+             ? split_workspace_floats(Pass::backward_data, g)
+             : 0;
+}
+
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
-                          ConvKernel kernel, rt::Stream stream) {
+                          float* workspace, ConvKernel kernel, rt::Stream stream) {
   if (use_implicit_gemm(Pass::backward_data, g, kernel)) {
-    const BackwardDataGemm gemm{g, dy, w, dx, divisor(g.stride_h), divisor(g.stride_w)};
-    launch_implicit_gemm(gemm, g.c / g.groups, g.n * g.h * g.w, g.groups, 1, stream);
+    const BackwardDataGemm gemm{g, dy, w, nullptr, 0, divisor(g.stride_h), divisor(g.stride_w)};
+    run_implicit_gemm(gemm, Pass::backward_data, g, dx, workspace, "conv2d_backward_data",
+                      stream);
     return;
   }
   const int64_t total = static_cast<int64_t>(g.n) * g.c * g.h * g.w;
@@ -581,36 +680,43 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
 }
 
 int64_t conv2d_backward_filter_workspace_floats(const Conv2dGeometry& g, ConvKernel kernel) {
-  const int splits = use_implicit_gemm(Pass::backward_filter, g, kernel) ? filter_splits(g)
-                                                                         : direct_filter_splits(g);
+  if (use_implicit_gemm(Pass::backward_filter, g, kernel))
+    return split_workspace_floats(Pass::backward_filter, g);
+  const int splits = direct_filter_splits(g);
   return splits > 1 ? static_cast<int64_t>(splits) * g.k * (g.c / g.groups) * g.r * g.s : 0;
 }
 
 void conv2d_backward_filter(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                             float* workspace, ConvKernel kernel, rt::Stream stream) {
+  if (use_implicit_gemm(Pass::backward_filter, g, kernel)) {
+    run_implicit_gemm(BackwardFilterGemm{g, x, dy, nullptr, 0}, Pass::backward_filter, g, dw,
+                      workspace, "conv2d_backward_filter", stream);
+    return;
+  }
   const int64_t weights = static_cast<int64_t>(g.k) * (g.c / g.groups) * g.r * g.s;
-  const bool implicit = use_implicit_gemm(Pass::backward_filter, g, kernel);
-  const int splits = implicit ? filter_splits(g) : direct_filter_splits(g);
-  KILN_CHECK(splits == 1 || workspace, "conv2d_backward_filter: split-K needs a workspace of ",
+  const int splits = direct_filter_splits(g);
+  KILN_CHECK(splits == 1 || workspace, "conv2d_backward_filter: split sums need a workspace of ",
              splits * weights, " floats");
   float* out = splits > 1 ? workspace : dw;
-  if (implicit) {
-    launch_implicit_gemm(BackwardFilterGemm{g, x, dy, out, weights}, g.k / g.groups,
-                         (g.c / g.groups) * g.r * g.s, g.groups, splits, stream);
-  } else {
-    launch(backward_filter_direct_kernel, grid_stride_grid(weights * splits, kThreads),
-           dim3(kThreads), 0, stream, g, x, dy, splits, out);
-  }
-  if (splits > 1) {
-    launch(sum_splits_kernel, grid_stride_grid(weights, kThreads), dim3(kThreads), 0, stream,
-           static_cast<const float*>(out), splits, weights, dw);
-  }
+  launch(backward_filter_direct_kernel, grid_stride_grid(weights * splits, kThreads),
+         dim3(kThreads), 0, stream, g, x, dy, splits, out);
+  if (splits > 1) sum_splits(out, splits, weights, dw, stream);
 }
 
-void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* db,
+int64_t conv2d_backward_bias_workspace_floats(const Conv2dGeometry& g) {
+  const int splits = bias_split(g).count;
+  return splits > 1 ? static_cast<int64_t>(splits) * g.k : 0;
+}
+
+void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* db, float* workspace,
                           rt::Stream stream) {
-  launch(backward_bias_kernel, dim3(static_cast<unsigned>(g.k)), dim3(kThreads), 0, stream, g,
-         dy, db);
+  const Split split = bias_split(g);
+  KILN_CHECK(split.count == 1 || workspace, "conv2d_backward_bias: split sums need a workspace of ",
+             static_cast<int64_t>(split.count) * g.k, " floats");
+  float* out = split.count > 1 ? workspace : db;
+  launch(backward_bias_kernel, dim3(static_cast<unsigned>(g.k), static_cast<unsigned>(split.count)),
+         dim3(kThreads), 0, stream, g, dy, split.length, out);
+  if (split.count > 1) sum_splits(out, split.count, g.k, db, stream);
 }
 
 }  // namespace kiln::KILN_BACKEND

@@ -95,6 +95,12 @@ void check_output(const char* op, const char* name, const Tensor& t, const Shape
              " but the convolution needs ", shape_str(expected));
 }
 
+// Scratch memory for a kernel launcher's split sums (none when floats is 0). Both kernel
+// builds size it by the same rule, so the simt build's *_workspace_floats serve cuda too.
+Tensor workspace_of(int64_t floats, const Device& device) {
+  return floats > 0 ? Tensor({floats}, device) : Tensor();
+}
+
 void check_cudnn_padding(const char* op, const Conv2dGeometry& g) {
   KILN_CHECK(g.pad_top == g.pad_bottom && g.pad_left == g.pad_right, op,
              ": engine cudnn supports only symmetric padding (cuDNN's convolution descriptor "
@@ -132,7 +138,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
   if (device.is_cpu()) {
     return cpu::conv2d_forward(g, x.data(), w.data(), b, y.data(), options.kernel);
   }
-  KILN_KERNEL(device, conv2d_forward, g, x.data(), w.data(), b, y.data(), options.kernel);
+  Tensor workspace = workspace_of(
+      simt_kernels::conv2d_forward_workspace_floats(g, options.kernel), device);
+  KILN_KERNEL(device, conv2d_forward, g, x.data(), w.data(), b, y.data(), workspace.data(),
+              options.kernel);
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Conv2dParams& p,
@@ -156,7 +165,10 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const C
   if (device.is_cpu()) {
     return cpu::conv2d_backward_data(g, dy.data(), w.data(), dx.data(), options.kernel);
   }
-  KILN_KERNEL(device, conv2d_backward_data, g, dy.data(), w.data(), dx.data(), options.kernel);
+  Tensor workspace = workspace_of(
+      simt_kernels::conv2d_backward_data_workspace_floats(g, options.kernel), device);
+  KILN_KERNEL(device, conv2d_backward_data, g, dy.data(), w.data(), dx.data(), workspace.data(),
+              options.kernel);
 }
 
 void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw,
@@ -180,10 +192,8 @@ void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw,
   if (device.is_cpu()) {
     return cpu::conv2d_backward_filter(g, x.data(), dy.data(), dw.data(), options.kernel);
   }
-  // Both kernel builds size the workspace by the same rule.
-  const int64_t floats = simt_kernels::conv2d_backward_filter_workspace_floats(g, options.kernel);
-  Tensor workspace;
-  if (floats > 0) workspace = Tensor({floats}, device);
+  Tensor workspace = workspace_of(
+      simt_kernels::conv2d_backward_filter_workspace_floats(g, options.kernel), device);
   KILN_KERNEL(device, conv2d_backward_filter, g, x.data(), dy.data(), dw.data(),
               workspace.data(), options.kernel);
 }
@@ -210,7 +220,9 @@ void conv2d_backward_bias(const Tensor& dy, Tensor& db, const ConvOptions& optio
 #endif
   }
   if (device.is_cpu()) return cpu::conv2d_backward_bias(g, dy.data(), db.data());
-  KILN_KERNEL(device, conv2d_backward_bias, g, dy.data(), db.data());
+  Tensor workspace =
+      workspace_of(simt_kernels::conv2d_backward_bias_workspace_floats(g), device);
+  KILN_KERNEL(device, conv2d_backward_bias, g, dy.data(), db.data(), workspace.data());
 }
 
 }  // namespace ops

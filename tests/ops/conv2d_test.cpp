@@ -41,10 +41,13 @@ Conv2dParams make_params(int stride_h, int stride_w, int top, int bottom, int le
 }
 
 // Small (the emulator runs ~1 us per thread switch) but awkward shapes.
-// wide_70_filters, filter_split_k, groups2_wide_stride2 and strided_dilated_67_filters
-// make ConvKernel::automatic pick the implicit GEMM for at least one pass
-// (wide_70_filters: two 64-row tiles; filter_split_k: backward-filter split over 4
-// depth slices); the others keep it on the direct kernels.
+// wide_70_filters, filter_split_k, groups2_wide_stride2, strided_dilated_67_filters and
+// the split_k cases make ConvKernel::automatic pick the implicit GEMM for at least one
+// pass; the others keep it on the direct kernels. Split sums on cuda and simt
+// (kernels/conv2d.cu, "Split rule"): forward split-K in the split_k cases;
+// backward-data split-K there and in wide_70_filters (4 slices) and
+// strided_dilated_67_filters (3); backward-filter split-K in filter_split_k (2 slices)
+// and, forced, bias_split_3_filters (50); the bias gradient in bias_split_3_filters.
 std::vector<ConvCase> conv_cases() {
   return {
       {"batch1_odd", {1, 3, 7, 5}, {4, 3, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
@@ -71,10 +74,24 @@ std::vector<ConvCase> conv_cases() {
       {"rows_of_whole_vectors", {2, 2, 5, 16}, {3, 2, 3, 3}, make_params(1, 1, 1, 1, 1, 1), true},
       // The implicit GEMM's edges: 67 filters (a 3-row second tile), 198 input pixels
       // (a 6-column fourth tile in backward-data), depths 126 and 402 (ending mid-step
-      // after 8 and 26 double-buffered steps, the tap digits carrying on every step),
+      // after 8 double-buffered steps in forward, and in backward-data's 3 split-K slices of
+      // 9, 9 and 8 steps; the tap digits carry on every step),
       // and strides 2 and 3 with dilation 2, which backward-data divides out.
       {"strided_dilated_67_filters", {2, 21, 9, 11}, {67, 21, 3, 2},
        make_params(2, 3, 1, 2, 0, 1, 2), true},
+      // One 17x35 tile and depth 425 in forward and backward-data: split-K over 3
+      // slices of 144, 144 and 137 depths (the last ending mid-step).
+      {"split_k_17_channels", {1, 17, 5, 7}, {17, 17, 5, 5}, make_params(1, 1, 2, 2, 2, 2),
+       true},
+      // Per group, forward: 17 filters x 25 pixels, depth 400 (slices of 144, 144 and
+      // 112); backward-data: 16 channels x 81 pixels (two tiles, one partial), depth 425
+      // divided out of stride 2 (144, 144, 137); each group's slices their own blocks.
+      {"split_k_groups2_stride2", {1, 32, 9, 9}, {34, 16, 5, 5},
+       make_params(2, 2, 2, 2, 2, 2, 1, 2), true},
+      // 3 channels of 6,400 values: the bias gradient sums each in 3 slices (2,134,
+      // 2,134 and 2,132 values).
+      {"bias_split_3_filters", {4, 1, 40, 40}, {3, 1, 3, 3}, make_params(1, 1, 1, 1, 1, 1),
+       true},
   };
 }
 
@@ -87,8 +104,13 @@ const char* kernel_name(ConvKernel kernel) {
   return "unknown";
 }
 
-// Each output sums at most a few hundred float products of values in [-1, 1]; float
-// rounding of such sums stays below ~1e-5.
+// Each output sums float products of values in [-1, 1]: a few hundred, up to 6,400 in
+// bias_split_3_filters' backward-filter and bias gradient. Float rounding measured
+// 2.0e-5 at worst on simt (|y| up to ~24), against 1e-4 + 1e-4 |y| allowed. Split sums
+// reorder the additions (each slice summed, then the slices in order): a term then
+// passes through at most slice + splits - 2 <= n - 1 additions, so the first-order
+// rounding bound, (n - 1) eps sum |terms|, is no larger than for one running sum, and
+// the measurements agree (split cases 1.8e-5 at worst, the unsplit direct kernels 2.0e-5).
 constexpr double kAtol = 1e-4, kRtol = 1e-4;
 
 using ConvParam = std::tuple<Device, cpu::Isa, ConvKernel, ConvCase>;

@@ -27,8 +27,9 @@ std::string cpu_model() {
 void print_devices() {
   const cpu::Isa isa = cpu::active_isa();  // may throw for a bad KILN_CPU_ISA: before printing
   std::cout << "cpu     " << cpu_model() << ", " << omp_get_num_procs() << " cores, "
-            << omp_get_max_threads() << " OpenMP threads (" << openmp_wait_policy()
-            << "); BLAS: " << openblas_get_config() << "\n";
+            << omp_get_max_threads() << " OpenMP threads; BLAS: " << openblas_get_config()
+            << "\n";
+  std::cout << "        waiting between parallel regions: " << openmp_wait_policy() << "\n";
   std::cout << "        kernel variant " << cpu::isa_name(isa) << ": "
             << cpu::active_isa_reason() << "; supported: " << cpu::supported_isa_names() << "\n";
   std::cout << "simt    SIMT emulator (kiln's CUDA kernels on the CPU), schedule "

@@ -50,29 +50,25 @@ namespace baseline {
 }  // namespace baseline
 
 template <RnnMode M, bool Peep>
-auto forward_row_for(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::avx512) return avx512::forward_row<M, Peep>;
-  if (isa == Isa::avx2) return avx2::forward_row<M, Peep>;
-#endif
-  (void)isa;
-  return baseline::forward_row<M, Peep>;
-}
+struct Rows {
+  void (*forward)(const RnnForwardStep&, int, int);
+  void (*backward)(const RnnBackwardStep&, int, int);
+};
 
 template <RnnMode M, bool Peep>
-auto backward_row_for(Isa isa) {
+Rows<M, Peep> rows_for(Isa isa) {
 #if defined(__x86_64__)
-  if (isa == Isa::avx512) return avx512::backward_row<M, Peep>;
-  if (isa == Isa::avx2) return avx2::backward_row<M, Peep>;
+  if (isa == Isa::avx512) return {avx512::forward_row<M, Peep>, avx512::backward_row<M, Peep>};
+  if (isa == Isa::avx2) return {avx2::forward_row<M, Peep>, avx2::backward_row<M, Peep>};
 #endif
   (void)isa;
-  return baseline::backward_row<M, Peep>;
+  return {baseline::forward_row<M, Peep>, baseline::backward_row<M, Peep>};
 }
 
 template <RnnMode M, bool Peep = false>
 void forward_steps(const RnnForwardStep& a) {
   const RnnStepShape& s = a.shape;
-  const auto forward_row = forward_row_for<M, Peep>(active_isa());
+  const auto forward_row = rows_for<M, Peep>(active_isa()).forward;
 #pragma omp parallel for if (static_cast<int64_t>(s.batch) * s.hidden >= kParallelUnits)
   for (int b = 0; b < s.batch; ++b) {
     const int length = rnn_length(s, b);
@@ -87,7 +83,7 @@ void forward_steps(const RnnForwardStep& a) {
 template <RnnMode M, bool Peep = false>
 void backward_steps(const RnnBackwardStep& a) {
   const RnnStepShape& s = a.shape;
-  const auto backward_row = backward_row_for<M, Peep>(active_isa());
+  const auto backward_row = rows_for<M, Peep>(active_isa()).backward;
 #pragma omp parallel for if (static_cast<int64_t>(s.batch) * s.hidden >= kParallelUnits)
   for (int b = 0; b < s.batch; ++b) {
     const int length = rnn_length(s, b);

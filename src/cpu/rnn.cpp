@@ -29,25 +29,8 @@ struct HostMath {
 // The rows are compiled per variant and chosen by active_isa() (KILN_CPU_ISA can force
 // one), as the other CPU kernels are; not with target_clones, whose ifunc resolvers run
 // before ThreadSanitizer's runtime is up and crash the TSan build at load.
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-namespace avx512 {
-#include "cpu/rnn_rows.inc"
-}  // namespace avx512
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace avx2 {
-#include "cpu/rnn_rows.inc"
-}  // namespace avx2
-#pragma GCC pop_options
-#endif
-
-namespace baseline {
-#include "cpu/rnn_rows.inc"
-}  // namespace baseline
+#define KILN_PER_ISA_SOURCE "cpu/rnn_rows.inc"
+#include "cpu/per_isa.inc"
 
 template <RnnMode M, bool Peep>
 struct Rows {

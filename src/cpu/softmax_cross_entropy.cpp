@@ -30,25 +30,8 @@ int64_t counted_rows(const float* labels, int64_t rows, int classes, int ignore_
   return count;
 }
 
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-namespace avx512 {
-#include "cpu/softmax_row.inc"
-}  // namespace avx512
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace avx2 {
-#include "cpu/softmax_row.inc"
-}  // namespace avx2
-#pragma GCC pop_options
-#endif
-
-namespace baseline {
-#include "cpu/softmax_row.inc"
-}  // namespace baseline
+#define KILN_PER_ISA_SOURCE "cpu/softmax_row.inc"
+#include "cpu/per_isa.inc"
 
 using SoftmaxRowFn = bool (*)(const float*, float*, int, float&, float&);
 

@@ -6,7 +6,8 @@
 // Backward: one thread per input element gathers from the output windows that cover
 //   it, so no two threads write the same dx and no atomics are needed (the result
 //   is deterministic). Max: x must equal the window's y and no earlier in-bounds
-//   element of the window may equal it (that one would be the first maximum).
+//   element of the window may equal it (that one would be the first maximum); a NaN
+//   y is the window's first element, as the forward never replaces a leading NaN.
 // No shared memory: neighbouring threads read overlapping windows, which the L1
 // cache serves. Memory-bound (k*k loads, few flops per output).
 // Versions: v1 only.
@@ -107,8 +108,11 @@ __global__ void max_backward_kernel(const float* __restrict__ x, const float* __
     for (int oy = oy0; oy <= oy1; ++oy) {
       for (int ox = ox0; ox <= ox1; ++ox) {
         const int64_t o = out_base + oy * s.ow + ox;
-        if (y[o] != v) continue;
-        if (first_maximum(plane, window_of(s, oy, ox), s.w, hh, ww, v)) grad += dy[o];
+        const Window win = window_of(s, oy, ox);
+        // A NaN maximum is the window's first element (strict > never replaced it).
+        const bool winner = y[o] != y[o] ? hh == win.h0 && ww == win.w0
+                                         : y[o] == v && first_maximum(plane, win, s.w, hh, ww, v);
+        if (winner) grad += dy[o];
       }
     }
     dx[i] = grad;

@@ -100,9 +100,47 @@ void forward_plane(int mode, const float* in, float* out, const Plane& pl, const
   });
 }
 
+// True when the windows cover the plane exactly once each (stride = window, no padding,
+// no leftover rows or columns), as LeNet's 2x2 pools do.
+bool windows_tile_plane(const Plane& pl, const Pool2dParams& p) {
+  return p.stride_h == p.kernel_h && p.stride_w == p.kernel_w && p.pad_h == 0 && p.pad_w == 0 &&
+         pl.h == pl.oh * p.kernel_h && pl.w == pl.ow * p.kernel_w;
+}
+
+// Max backward on windows that tile the plane, with constant sizes: every input gets
+// exactly one plain store (its window's gradient or zero), so no memset and no
+// read-modify-write of grad_in. LeNet-5's pool1 gradient, one thread: 0.69 ms with
+// the general path, 0.39 with this loop written with the bit mask, 0.17-0.22 as it is.
+template <int KH, int KW>
+void max_backward_tiled_plane(const float* in, const float* out, const float* grad_out,
+                              float* grad_in, const Plane& pl) {
+  for (int oy = 0; oy < pl.oh; ++oy) {
+    const float* x = in + oy * KH * pl.w;
+    float* dx = grad_in + oy * KH * pl.w;
+    const float* y = out + oy * pl.ow;
+    const float* dy = grad_out + oy * pl.ow;
+    // Branch-free (compares and selects): the first element equal to the maximum wins;
+    // none equal (a NaN maximum): the first.
+    for (int ox = 0; ox < pl.ow; ++ox) {
+      bool taken = false;
+      bool wins[KH][KW];
+      for (int i = 0; i < KH; ++i)
+        for (int j = 0; j < KW; ++j) {
+          wins[i][j] = !taken && x[i * pl.w + ox * KW + j] == y[ox];
+          taken = taken || wins[i][j];
+        }
+      wins[0][0] = wins[0][0] || !taken;
+      for (int i = 0; i < KH; ++i)
+        for (int j = 0; j < KW; ++j) dx[i * pl.w + ox * KW + j] = wins[i][j] ? dy[ox] : 0.0f;
+    }
+  }
+}
+
 template <int KH, int KW>
 void backward_plane(int mode, const float* in, const float* out, const float* grad_out,
                     float* grad_in, const Plane& pl, const Pool2dParams& p) {
+  if (KH && KW && mode == 0 && windows_tile_plane(pl, p))
+    return max_backward_tiled_plane<KH, KW>(in, out, grad_out, grad_in, pl);
   std::memset(grad_in, 0, sizeof(float) * pl.h * pl.w);
   for_each_window<KH, KW>(pl, p, [&](int o, int first, int rows, int cols, bool full) {
     if (mode == 0) {

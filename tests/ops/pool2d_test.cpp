@@ -2,6 +2,7 @@
 // gradient checks, the cuDNN path (GPU only) and argument errors.
 #include "kiln/ops/pool2d.h"
 
+#include <cmath>
 #include <string>
 #include <tuple>
 
@@ -43,6 +44,8 @@ std::vector<NamedPoolCase> pool_cases() {
       {"batch1_odd_3x3s2", {1, 1, 11, 13, params(3, 3, 2, 2, 0, 0)}},
       {"more_than_a_block", {2, 5, 13, 13, params(3, 3, 2, 2, 1, 1)}},
       {"stride_above_kernel", {1, 2, 9, 9, params(2, 2, 3, 3, 0, 0)}},
+      {"3x3s3_tiling", {2, 2, 9, 12, params(3, 3, 3, 3, 0, 0)}},
+      {"2x2s2_leftover_row", {1, 2, 7, 8, params(2, 2, 2, 2, 0, 0)}},
   };
 }
 
@@ -58,7 +61,8 @@ TEST_P(Pool2dTest, ForwardAndBackwardMatchReference) {
   const PoolCase& s = named.s;
   const Tensor x = test::random_tensor(x_shape(s), device, 11);
   const Tensor dy = test::random_tensor(y_shape(s), device, 12);
-  Tensor y(y_shape(s), device), dx(x_shape(s), device);
+  // dx starts non-zero: backward must write every element, covered by a window or not.
+  Tensor y(y_shape(s), device), dx = Tensor::full(x_shape(s), 7.0f, device);
   ASSERT_EQ(pool2d_output_shape(x.shape(), s.p), y.shape());
   ops::pool2d_forward(mode, x, y, s.p);
   ops::pool2d_backward(mode, x, y, dy, dx, s.p);
@@ -80,7 +84,7 @@ TEST_P(MaxPoolTieTest, TiesGoToTheFirstElementOfTheWindow) {
   const PoolCase& s = named.s;
   const Tensor x = Tensor::full(x_shape(s), 0.5f, device);
   const Tensor dy = test::random_tensor(y_shape(s), device, 13);
-  Tensor y(y_shape(s), device), dx(x_shape(s), device);
+  Tensor y(y_shape(s), device), dx = Tensor::full(x_shape(s), 7.0f, device);
   ops::pool2d_forward(mode, x, y, s.p);
   ops::pool2d_backward(mode, x, y, dy, dx, s.p);
   EXPECT_TRUE(all_close(y.to_vector(), std::vector<float>(y.numel(), 0.5f), 0, 0));
@@ -98,6 +102,39 @@ TEST_P(MaxPoolTieTest, TiesGoToTheFirstElementOfTheWindow) {
     }
   }
   EXPECT_TRUE(all_close(dx.to_vector(), expected, 1e-6, 1e-6));
+}
+
+// A window whose first element is NaN keeps NaN as its maximum (the forward's strict >
+// never replaces it), and that element takes the window's gradient; a NaN later in a
+// window is passed over. Every window of plane 0 starts with NaN, plane 1's windows
+// have NaN second. The reference follows the same rule.
+TEST_P(MaxPoolTieTest, NaNInAWindowFollowsTheForward) {
+  const auto& [device, named] = GetParam();
+  const PoolCase& s = named.s;
+  if (s.p.pad_h || s.p.pad_w || s.n * s.c < 2) GTEST_SKIP() << "needs unpadded windows, 2 planes";
+  std::vector<float> xv = test::random_vector(s.n * s.c * s.h * s.w, 14);
+  const int oh = s.oh(), ow = s.ow();
+  auto first_of = [&](int oy, int ox) { return oy * s.p.stride_h * s.w + ox * s.p.stride_w; };
+  for (int oy = 0; oy < oh; ++oy)
+    for (int ox = 0; ox < ow; ++ox) {
+      xv[first_of(oy, ox)] = std::nanf("");
+      xv[s.h * s.w + first_of(oy, ox) + 1] = std::nanf("");
+    }
+  const Tensor x = Tensor::from_vector(xv, x_shape(s), device);
+  const Tensor dy = test::random_tensor(y_shape(s), device, 15);
+  Tensor y(y_shape(s), device), dx = Tensor::full(x_shape(s), 7.0f, device);
+  ops::pool2d_forward(PoolMode::max, x, y, s.p);
+  ops::pool2d_backward(PoolMode::max, x, y, dy, dx, s.p);
+  const std::vector<float> yv = y.to_vector(), dyv = dy.to_vector(), dxv = dx.to_vector();
+  const std::vector<double> expected_dx =
+      reference::pool2d_backward(PoolMode::max, s, to_double(xv), to_double(dyv));
+  for (int o = 0; o < oh * ow; ++o) {
+    EXPECT_TRUE(std::isnan(yv[o])) << "plane 0, output " << o;
+    EXPECT_FALSE(std::isnan(yv[oh * ow + o])) << "plane 1, output " << o;
+    const int first = first_of(o / ow, o % ow);
+    EXPECT_EQ(dxv[first], dyv[o]) << "plane 0, output " << o;
+  }
+  EXPECT_TRUE(all_close(dxv, expected_dx, 1e-6, 1e-6));
 }
 
 std::string pool_param_name(const testing::TestParamInfo<PoolParam>& info) {

@@ -45,6 +45,7 @@ std::vector<NamedPoolCase> pool_cases() {
       {"more_than_a_block", {2, 5, 13, 13, params(3, 3, 2, 2, 1, 1)}},
       {"stride_above_kernel", {1, 2, 9, 9, params(2, 2, 3, 3, 0, 0)}},
       {"3x3s3_tiling", {2, 2, 9, 12, params(3, 3, 3, 3, 0, 0)}},
+      {"2x2s2_tiling_four_and_one", {2, 2, 6, 10, params(2, 2, 2, 2, 0, 0)}},
       {"2x2s2_leftover_row", {1, 2, 7, 8, params(2, 2, 2, 2, 0, 0)}},
   };
 }
@@ -102,6 +103,24 @@ TEST_P(MaxPoolTieTest, TiesGoToTheFirstElementOfTheWindow) {
     }
   }
   EXPECT_TRUE(all_close(dx.to_vector(), expected, 1e-6, 1e-6));
+}
+
+// Inputs of three values (as post-ReLU data has runs of zeros): most windows tie, in
+// every arrangement; the first maximum in row-major order takes the gradient.
+TEST_P(MaxPoolTieTest, ManyTiesMatchTheReference) {
+  const auto& [device, named] = GetParam();
+  const PoolCase& s = named.s;
+  std::vector<float> xv = test::random_vector(s.n * s.c * s.h * s.w, 16);
+  for (float& v : xv) v = std::floor((v + 1.0f) * 1.5f) * 0.5f;  // 0, 0.5 or 1
+  const Tensor x = Tensor::from_vector(xv, x_shape(s), device);
+  const Tensor dy = test::random_tensor(y_shape(s), device, 17);
+  Tensor y(y_shape(s), device), dx = Tensor::full(x_shape(s), 7.0f, device);
+  ops::pool2d_forward(PoolMode::max, x, y, s.p);
+  ops::pool2d_backward(PoolMode::max, x, y, dy, dx, s.p);
+  const std::vector<double> xd = to_double(xv), dyd = to_double(dy.to_vector());
+  EXPECT_TRUE(all_close(y.to_vector(), reference::pool2d_forward(PoolMode::max, s, xd), 0, 0));
+  EXPECT_TRUE(all_close(dx.to_vector(), reference::pool2d_backward(PoolMode::max, s, xd, dyd),
+                        1e-6, 1e-6));
 }
 
 // A window whose first element is NaN keeps NaN as its maximum (the forward's strict >

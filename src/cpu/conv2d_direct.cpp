@@ -111,6 +111,21 @@ struct Plan {
       }
   }
   int tap_count() const { return r * s; }
+  // Taps [first, last) of rows i whose packed input row, for some output row in
+  // [row_begin, row_end), can hold source data: the other tap rows read only padding
+  // (zeros), so skipping them is exact. Padding rows are r-1 of every 2(r-1)+h in a
+  // full backward-data plan: LeNet-5's conv2 gradient skips 29% of its work.
+  void live_taps(int row_begin, int row_end, int& first, int& last) const {
+    const int data_begin = source.pad_top;
+    const int data_end = source.pad_top + (source.h - 1) * source.insert_h + 1;
+    // Tap row i reads packed row row * stride_h + i * dilation_h.
+    const int low = data_begin - (row_end - 1) * stride_h;  // i * dilation_h >= low
+    const int high = data_end - row_begin * stride_h;       // i * dilation_h < high
+    const int i_first = low <= 0 ? 0 : ceil_div(low, dilation_h);
+    const int i_last = high <= 0 ? 0 : std::min(r, ceil_div(high, dilation_h));
+    first = std::min(i_first, i_last) * s;
+    last = i_last * s;
+  }
   // Base of output vector v of row p (flat: of the plane, row 0) in a packed plane.
   int64_t input_base(int row, int v) const {
     return row * stride_h * row_stride + v * lanes;
@@ -176,19 +191,24 @@ float* scratch(ScratchUse use, int64_t floats) {
 struct Slot {
   int64_t in, out;
   int lanes;
+  int row_begin, row_end;  // output rows its lanes fall in
 };
 
 std::vector<Slot> output_slots(const Plan& plan, int64_t out_row_stride) {
   std::vector<Slot> slots;
   if (plan.flat) {
-    for (int v = 0; v < plan.vectors; ++v)
-      slots.push_back({plan.input_base(0, v), int64_t{v} * plan.lanes, plan.lanes});
+    for (int v = 0; v < plan.vectors; ++v) {
+      const int row_begin = std::min(v * plan.lanes / plan.phase_len, plan.p - 1);
+      const int row_end = std::min(((v + 1) * plan.lanes - 1) / plan.phase_len + 1, plan.p);
+      slots.push_back({plan.input_base(0, v), int64_t{v} * plan.lanes, plan.lanes, row_begin,
+                       row_end});
+    }
     return slots;
   }
   for (int row = 0; row < plan.p; ++row)
     for (int v = 0; v < plan.vectors; ++v)
       slots.push_back({plan.input_base(row, v), row * out_row_stride + v * plan.lanes,
-                       std::min(plan.lanes, plan.q - v * plan.lanes)});
+                       std::min(plan.lanes, plan.q - v * plan.lanes), row, row + 1});
   return slots;
 }
 
@@ -225,6 +245,7 @@ struct ForwardTile {
   int channels;
   const int64_t* taps;
   int tap_count;
+  int tap_begin, tap_end;  // the taps this tile runs (the others read only zeros)
   const float* filters;  // [channel][tap][KB]
   const float* init;     // KB values, or null for zero
   const Slot* slots;     // T
@@ -341,10 +362,12 @@ void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, cons
           float* tile_out = plan.flat ? flat_out + k0 * tile_plane
                                       : out + (unit * plan.out_channels + k0) * out_plane;
           ForwardTile tile{packed, plan.plane, plan.in_channels, plan.taps.data(),
-                           plan.tap_count(), f, block_init, nullptr, tile_out, tile_plane};
+                           plan.tap_count(), 0, 0, f, block_init, nullptr, tile_out, tile_plane};
           for (size_t s = 0; s < slots.size(); s += per_tile) {
             const int t = static_cast<int>(std::min<size_t>(per_tile, slots.size() - s));
             tile.slots = slots.data() + s;
+            plan.live_taps(tile.slots[0].row_begin, tile.slots[t - 1].row_end, tile.tap_begin,
+                           tile.tap_end);
             tiles.forward(kb, t)(tile);
           }
           f += static_cast<int64_t>(kb) * plan.in_channels * plan.tap_count();

@@ -5,7 +5,10 @@
 // rows/columns by the strides, with the filters flipped and transposed.
 //
 // Vectors of L floats run along an output row (q), or, in a "flat" plan (stride 1,
-// short rows), across rows at the packed input's row pitch (Plan::flat). A forward
+// short rows), across rows at the packed input's row pitch (Plan::flat), or across L
+// samples of the batch (Plan::sample_lanes: packed planes [row][column][sample], one
+// vector per output pixel, every lane an output), whichever fills more lanes with
+// outputs (best_plan says when samples pay for their transposes). A forward
 // tile holds KB filters x T vectors of accumulators in registers; per (channel, tap)
 // it loads T input vectors and broadcasts KB weights. A packed plane stores each
 // padded row split into stride_w phases (columns u with u % stride_w == phase), so
@@ -61,7 +64,7 @@ struct Source {
 
 // Fraction of computed lanes that produce output for rows of q outputs read from
 // `used_columns` padded columns: whole vectors per row, or flat (see Plan::flat).
-double lane_use(int q, int used_columns, int lanes, bool flat) {
+double row_lane_use(int q, int used_columns, int lanes, bool flat) {
   return flat ? static_cast<double>(q) / used_columns
               : static_cast<double>(q) / (ceil_div(q, lanes) * lanes);
 }
@@ -73,6 +76,10 @@ struct Plan {
   int r, s, p, q;
   int stride_h, stride_w, dilation_h, dilation_w;
   Source source;
+  // Samples across lanes: a packed plane holds `lanes` samples side by side,
+  // [row][column][lane], and each output pixel is one vector whose every lane is an
+  // output. Otherwise the vectors run along the plane:
+  bool sample_lanes;
   // Flat (stride 1 only): output vectors run over the output plane laid out with the
   // packed input's row pitch, several short rows per vector; the lanes that fall on
   // the pitch's last (s-1)*dilation_w columns compute nothing useful. Otherwise each
@@ -81,20 +88,31 @@ struct Plan {
   int vectors;         // per output row, or per plane when flat
   int rows;            // per packed plane
   int used_columns;    // padded columns any output lane < q reads; the rest stay zero
-  int phase_len;       // floats per phase of a packed row
+  int phase_len;       // floats per phase of a packed row (sample lanes: per row)
   int64_t row_stride;  // stride_w phases
   int64_t plane;       // floats per packed plane (flat: plus a zero tail for overrun)
   std::vector<int64_t> taps;  // [r*s]: offset of tap (i, j) from an output vector's base
 
   Plan(int lanes, int in_channels, int out_channels, int r, int s, int p, int q, int stride_h,
-       int stride_w, int dilation_h, int dilation_w, const Source& source)
+       int stride_w, int dilation_h, int dilation_w, const Source& source, bool sample_lanes)
       : lanes(lanes), in_channels(in_channels), out_channels(out_channels), r(r), s(s), p(p), q(q),
         stride_h(stride_h), stride_w(stride_w), dilation_h(dilation_h),
-        dilation_w(dilation_w), source(source) {
+        dilation_w(dilation_w), source(source), sample_lanes(sample_lanes) {
     rows = (p - 1) * stride_h + (r - 1) * dilation_h + 1;
     used_columns = (q - 1) * stride_w + (s - 1) * dilation_w + 1;
+    if (sample_lanes) {
+      flat = false;
+      vectors = q;
+      phase_len = used_columns * lanes;
+      row_stride = phase_len;
+      plane = rows * row_stride;
+      for (int i = 0; i < r; ++i)
+        for (int j = 0; j < s; ++j)
+          taps.push_back((int64_t{i} * dilation_h * used_columns + j * dilation_w) * lanes);
+      return;
+    }
     flat = stride_h == 1 && stride_w == 1 &&
-           lane_use(q, used_columns, lanes, true) > lane_use(q, used_columns, lanes, false);
+           row_lane_use(q, used_columns, lanes, true) > row_lane_use(q, used_columns, lanes, false);
     if (flat) {
       vectors = ceil_div((p - 1) * used_columns + q, lanes);
       phase_len = used_columns;
@@ -128,8 +146,15 @@ struct Plan {
   }
   // Base of output vector v of row p (flat: of the plane, row 0) in a packed plane.
   int64_t input_base(int row, int v) const {
-    return row * stride_h * row_stride + v * lanes;
+    return row * stride_h * row_stride + int64_t{v} * (sample_lanes ? stride_w : 1) * lanes;
   }
+  // Fraction of the computed lanes that are outputs, for a batch of n.
+  double lane_use(int n) const {
+    return sample_lanes ? static_cast<double>(n) / (ceil_div(n, lanes) * lanes)
+                        : row_lane_use(q, used_columns, lanes, flat);
+  }
+  // Floats of the packed input planes of one unit (a sample, or `lanes` samples).
+  int64_t packed_input() const { return int64_t{in_channels} * plane; }
   // Row pitch and size of an output plane as the tiles write it: flat, the packed
   // pitch with all vectors' lanes; otherwise whole vectors per row.
   int out_pitch() const { return flat ? phase_len : vectors * lanes; }
@@ -173,6 +198,33 @@ void pack_plane(const Plan& plan, const float* src, float* out) {
   std::fill(out + plan.rows * plan.row_stride, out + plan.plane, 0.0f);  // flat's tail
 }
 
+// Source index of packed row (or column) t: (t - pad) / insert when that divides
+// exactly and falls inside the source's `extent`; -1 (zero) otherwise.
+int source_index(int t, int pad, int insert, int extent) {
+  const int a = t - pad;
+  if (a < 0 || a > (extent - 1) * insert || a % insert != 0) return -1;
+  return a / insert;
+}
+
+// Copies one channel of `count` samples (source planes `sample_stride` floats apart)
+// into a sample-lanes packed plane; lanes from count on stay zero.
+void pack_lanes(const Plan& plan, const float* src, int64_t sample_stride, int count,
+                float* out) {
+  const Source& s = plan.source;
+  std::fill(out, out + plan.plane, 0.0f);
+  for (int t = 0; t < plan.rows; ++t) {
+    const int a = source_index(t, s.pad_top, s.insert_h, s.h);
+    if (a < 0) continue;
+    for (int u = 0; u < plan.used_columns; ++u) {
+      const int b = source_index(u, s.pad_left, s.insert_w, s.w);
+      if (b < 0) continue;
+      const float* from = src + static_cast<int64_t>(a) * s.w + b;
+      float* to = out + t * plan.row_stride + int64_t{u} * plan.lanes;
+      for (int lane = 0; lane < count; ++lane) to[lane] = from[lane * sample_stride];
+    }
+  }
+}
+
 // Per-thread buffers that keep their memory between calls: fresh vectors of a few
 // hundred KiB per call cost a memset and page faults every time (about an eighth of a
 // LeNet-5 step under perf). They hold whatever the last call left: users write
@@ -208,7 +260,8 @@ std::vector<Slot> output_slots(const Plan& plan, int64_t out_row_stride) {
   for (int row = 0; row < plan.p; ++row)
     for (int v = 0; v < plan.vectors; ++v)
       slots.push_back({plan.input_base(row, v), row * out_row_stride + v * plan.lanes,
-                       std::min(plan.lanes, plan.q - v * plan.lanes), row, row + 1});
+                       plan.sample_lanes ? plan.lanes : std::min(plan.lanes, plan.q - v * plan.lanes),
+                       row, row + 1});
   return slots;
 }
 
@@ -331,36 +384,105 @@ std::vector<float> pack_filters(const Plan& plan, const std::vector<int>& blocks
   return packed;
 }
 
+// A plan's units of work: samples, or packs of `lanes` samples (sample lanes).
+int plan_units(const Plan& plan, int n) { return plan.sample_lanes ? ceil_div(n, plan.lanes) : n; }
+
+// Packs the in_channels source planes of unit `unit`, group `grp`: samples' planes
+// start at src, (sample * groups + grp) * in_channels planes of src_plane floats in.
+void pack_unit(const Plan& plan, int n, int groups, int unit, int grp, const float* src,
+               float* packed) {
+  const int64_t src_plane = static_cast<int64_t>(plan.source.h) * plan.source.w;
+  if (!plan.sample_lanes) {
+    const int64_t first = (static_cast<int64_t>(unit) * groups + grp) * plan.in_channels;
+    for (int c = 0; c < plan.in_channels; ++c)
+      pack_plane(plan, src + (first + c) * src_plane, packed + c * plan.plane);
+    return;
+  }
+  const int n0 = unit * plan.lanes, count = std::min(plan.lanes, n - n0);
+  const int64_t first = (static_cast<int64_t>(n0) * groups + grp) * plan.in_channels;
+  for (int c = 0; c < plan.in_channels; ++c)
+    pack_lanes(plan, src + (first + c) * src_plane, groups * plan.in_channels * src_plane, count,
+               packed + c * plan.plane);
+}
+
+// Copies planes written by the tiles (out_channels planes of tile_plane floats, rows
+// plan.out_pitch() apart) of unit `unit`, group `grp` to the p x q output planes.
+void unpack_unit(const Plan& plan, int n, int groups, int unit, int grp, const float* tile_out,
+                 int64_t tile_plane, float* out) {
+  const int64_t out_plane = static_cast<int64_t>(plan.p) * plan.q;
+  if (!plan.sample_lanes) {
+    const int64_t first = (static_cast<int64_t>(unit) * groups + grp) * plan.out_channels;
+    for (int k = 0; k < plan.out_channels; ++k)
+      for (int row = 0; row < plan.p; ++row)
+        std::copy_n(tile_out + k * tile_plane + row * plan.out_pitch(), plan.q,
+                    out + (first + k) * out_plane + row * plan.q);
+    return;
+  }
+  const int n0 = unit * plan.lanes, count = std::min(plan.lanes, n - n0);
+  for (int lane = 0; lane < count; ++lane) {
+    float* y = out + ((static_cast<int64_t>(n0 + lane) * groups + grp) * plan.out_channels) *
+                         out_plane;
+    for (int64_t i = 0; i < plan.out_channels * out_plane; ++i) y[i] = tile_out[i * plan.lanes + lane];
+  }
+}
+
+// Packs the out_channels dy planes of unit `unit`, group `grp` as the tiles write y
+// (see unpack_unit), with zeros in the lanes that hold no output.
+void pack_dy_unit(const Plan& plan, int n, int groups, int unit, int grp, const float* dy,
+                  float* packed) {
+  const int64_t out_plane = static_cast<int64_t>(plan.p) * plan.q, packed_plane = plan.out_plane();
+  const int pitch = plan.out_pitch();
+  if (!plan.sample_lanes) {
+    const int64_t first = (static_cast<int64_t>(unit) * groups + grp) * plan.out_channels;
+    for (int k = 0; k < plan.out_channels; ++k) {
+      float* plane = packed + k * packed_plane;
+      for (int row = 0; row < plan.p; ++row) {
+        std::copy_n(dy + (first + k) * out_plane + row * plan.q, plan.q, plane + row * pitch);
+        std::fill(plane + row * pitch + plan.q, plane + (row + 1) * pitch, 0.0f);
+      }
+      std::fill(plane + plan.p * pitch, plane + packed_plane, 0.0f);
+    }
+    return;
+  }
+  const int n0 = unit * plan.lanes, count = std::min(plan.lanes, n - n0);
+  // The empty lanes' x is zero too, but stale NaN or inf here would still poison the sums.
+  if (count < plan.lanes) std::fill(packed, packed + plan.out_channels * packed_plane, 0.0f);
+  for (int lane = 0; lane < count; ++lane) {
+    const float* d = dy + ((static_cast<int64_t>(n0 + lane) * groups + grp) * plan.out_channels) *
+                              out_plane;
+    for (int64_t i = 0; i < plan.out_channels * out_plane; ++i) packed[i * plan.lanes + lane] = d[i];
+  }
+}
+
 // Runs a forward plan: `n` samples, each with `groups` groups of in_channels source
 // planes at `src` and out_channels output planes (p x q) at `out`. filters[group] is
 // packed by pack_filters with `blocks`; init (per output channel of all groups) may
-// be null. A flat plan's tiles write a per-thread buffer whose rows are then copied out.
+// be null. A flat or sample-lanes plan's tiles write a per-thread buffer that is then
+// copied out; the others write the output.
 void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, const float* src,
                  const float* init, const std::vector<std::vector<float>>& filters,
                  const std::vector<int>& blocks, float* out) {
-  const std::vector<Slot> slots = output_slots(plan, plan.q);
-  const int64_t src_plane = static_cast<int64_t>(plan.source.h) * plan.source.w;
+  const bool buffered = plan.flat || plan.sample_lanes;
+  const std::vector<Slot> slots = output_slots(plan, buffered ? plan.out_pitch() : plan.q);
   const int64_t out_plane = static_cast<int64_t>(plan.p) * plan.q;
-  const int64_t tile_plane = plan.flat ? plan.out_plane() : out_plane;
+  const int64_t tile_plane = buffered ? plan.out_plane() : out_plane;
+  const int units = plan_units(plan, n);
 #pragma omp parallel
   {
-    float* packed = scratch(kPackedInput, plan.in_channels * plan.plane);
-    float* flat_out = plan.flat ? scratch(kFlatOutput, plan.out_channels * tile_plane) : nullptr;
+    float* packed = scratch(kPackedInput, plan.packed_input());
+    float* buffer = buffered ? scratch(kFlatOutput, plan.out_channels * tile_plane) : nullptr;
     int begin, end;
-    thread_range(n, omp_get_thread_num(), omp_get_num_threads(), begin, end);
-    for (int sample = begin; sample < end; ++sample)
+    thread_range(units, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    for (int unit = begin; unit < end; ++unit)
       for (int grp = 0; grp < groups; ++grp) {
-        const int64_t unit = static_cast<int64_t>(sample) * groups + grp;
-        for (int c = 0; c < plan.in_channels; ++c)
-          pack_plane(plan, src + (unit * plan.in_channels + c) * src_plane,
-                     packed + c * plan.plane);
+        pack_unit(plan, n, groups, unit, grp, src, packed);
         const float* f = filters[grp].data();
         for (size_t b = 0; b + 1 < blocks.size(); ++b) {
           const int k0 = blocks[b], kb = blocks[b + 1] - k0;
           const int per_tile = std::min(tiles.max_forward_vectors, tiles.forward_accumulators / kb);
           const float* block_init = init ? init + grp * plan.out_channels + k0 : nullptr;
-          float* tile_out = plan.flat ? flat_out + k0 * tile_plane
-                                      : out + (unit * plan.out_channels + k0) * out_plane;
+          const int64_t first_out = (static_cast<int64_t>(unit) * groups + grp) * plan.out_channels;
+          float* tile_out = buffered ? buffer + k0 * tile_plane : out + (first_out + k0) * out_plane;
           ForwardTile tile{packed, plan.plane, plan.in_channels, plan.taps.data(),
                            plan.tap_count(), 0, 0, f, block_init, nullptr, tile_out, tile_plane};
           for (size_t s = 0; s < slots.size(); s += per_tile) {
@@ -372,12 +494,7 @@ void run_forward(const TileSet& tiles, const Plan& plan, int n, int groups, cons
           }
           f += static_cast<int64_t>(kb) * plan.in_channels * plan.tap_count();
         }
-        if (plan.flat) {
-          for (int k = 0; k < plan.out_channels; ++k)
-            for (int row = 0; row < plan.p; ++row)
-              std::copy_n(flat_out + k * tile_plane + row * plan.phase_len, plan.q,
-                          out + (unit * plan.out_channels + k) * out_plane + row * plan.q);
-        }
+        if (buffered) unpack_unit(plan, n, groups, unit, grp, buffer, tile_plane, out);
       }
   }
 }
@@ -388,9 +505,40 @@ constexpr int64_t kMinChunkVectors = 256;
 // Bytes of packed x and dy per thread for backward-filter's sample packs.
 constexpr int64_t kPackBytes = int64_t{256} << 10;
 
+// Samples go across the lanes when they fill more of them than the rows do, the batch
+// makes at least kMinLanePacks packs (threads share out packs), a pack's input planes
+// take at most kMaxLanePackBytes (they stay in cache), and there are at least
+// kMinLaneDensity FMAs per value moved into or out of the lanes (packing transposes
+// every input and output value). LeNet-5 (avx2, one thread, against libtorch): conv2's
+// 10-wide rows fill 74% of a flat plan's lanes, density 74-86: forward 1.11-1.30x ->
+// 0.72-0.77x, backward-data 0.84-0.95x -> 0.75-0.83x, backward-filter 1.52-1.82x ->
+// 0.87-0.93x; conv1's 28-wide rows fill 88%, density 17-20: forward 0.41-0.52x ->
+// 0.54-0.71x with lanes, so it keeps rows.
+constexpr int kMinLanePacks = 4;
+constexpr int64_t kMaxLanePackBytes = int64_t{1} << 20;
+constexpr double kMinLaneDensity = 48;
+
+template <typename Build>
+Plan best_plan(int n, Build build) {
+  Plan spatial = build(false), lanes = build(true);
+  const double pixels = static_cast<double>(lanes.p) * lanes.q;
+  const double moved = static_cast<double>(lanes.in_channels) * lanes.rows * lanes.used_columns +
+                       lanes.out_channels * pixels;
+  const double fmas =
+      static_cast<double>(lanes.out_channels) * lanes.in_channels * lanes.tap_count() * pixels;
+  const bool use_lanes = ceil_div(n, lanes.lanes) >= kMinLanePacks &&
+                         lanes.packed_input() * int64_t{sizeof(float)} <= kMaxLanePackBytes &&
+                         lanes.lane_use(n) > spatial.lane_use(n) &&
+                         fmas >= kMinLaneDensity * moved;
+  return use_lanes ? std::move(lanes) : std::move(spatial);
+}
+
 Plan forward_plan(const Conv2dGeometry& g, int lanes) {
-  return Plan(lanes, g.c / g.groups, g.k / g.groups, g.r, g.s, g.p, g.q, g.stride_h, g.stride_w,
-              g.dilation_h, g.dilation_w, Source{g.h, g.w, g.pad_top, g.pad_left});
+  return best_plan(g.n, [&](bool sample_lanes) {
+    return Plan(lanes, g.c / g.groups, g.k / g.groups, g.r, g.s, g.p, g.q, g.stride_h,
+                g.stride_w, g.dilation_h, g.dilation_w, Source{g.h, g.w, g.pad_top, g.pad_left},
+                sample_lanes);
+  });
 }
 
 // dx[c][h][w] = sum_{k,i,j} w[k][c][i][j] * dy[k][p][q] with h = p*sh - pad_top + i*dh:
@@ -399,8 +547,10 @@ Plan forward_plan(const Conv2dGeometry& g, int lanes) {
 Plan backward_data_plan(const Conv2dGeometry& g, int lanes) {
   const Source source{g.p, g.q, (g.r - 1) * g.dilation_h - g.pad_top,
                       (g.s - 1) * g.dilation_w - g.pad_left, g.stride_h, g.stride_w};
-  return Plan(lanes, g.k / g.groups, g.c / g.groups, g.r, g.s, g.h, g.w, 1, 1, g.dilation_h,
-              g.dilation_w, source);
+  return best_plan(g.n, [&](bool sample_lanes) {
+    return Plan(lanes, g.k / g.groups, g.c / g.groups, g.r, g.s, g.h, g.w, 1, 1, g.dilation_h,
+                g.dilation_w, source, sample_lanes);
+  });
 }
 
 }  // namespace
@@ -411,7 +561,7 @@ bool conv2d_direct_pays(const Conv2dGeometry& g, ConvPass pass) {
   const int lanes = tiles_for(active_isa()).lanes;
   const Plan plan =
       pass == ConvPass::backward_data ? backward_data_plan(g, lanes) : forward_plan(g, lanes);
-  if (lane_use(plan.q, plan.used_columns, lanes, plan.flat) < 0.5) return false;
+  if (plan.lane_use(g.n) < 0.5) return false;
   switch (pass) {
     case ConvPass::forward: return true;
     // Strides zero-insert dy: stride_h * stride_w times the work.
@@ -467,10 +617,11 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
   const int lanes = tiles.lanes;
   const Plan plan = forward_plan(g, lanes);
   const int cg = plan.in_channels, kg = plan.out_channels, taps = plan.tap_count();
-  // dy packed as the forward's tiles write y; the lanes past q stay zero, so in a flat
-  // plan the lanes without an output add nothing.
+  // dy packed as the forward's tiles write y; lanes without an output (past q, or past
+  // the batch in the last pack of samples) stay zero and add nothing.
   const int dy_row = plan.out_pitch();
   const int64_t dy_plane = plan.out_plane();
+  const int units = plan_units(plan, g.n);
   const std::vector<Slot> slots = output_slots(plan, dy_row);
   const std::vector<int> filter_blocks = balanced_blocks(kg, tiles.max_filter_block);
   const int max_kb = ceil_div(kg, static_cast<int>(filter_blocks.size()) - 1);
@@ -479,12 +630,10 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
   const int64_t x_sample = cg * plan.plane, dy_sample = kg * dy_plane;
   const int64_t w_group = static_cast<int64_t>(kg) * cg * taps;
   const int64_t dw_size = w_group * g.groups;
-  const int chunks = filter_chunks(g.n, plan.plane_vectors(), kMinChunkVectors);
+  const int chunks = filter_chunks(units, plan.plane_vectors(), kMinChunkVectors);
   const int pack = static_cast<int>(std::clamp<int64_t>(
-      kPackBytes / (sizeof(float) * (x_sample + dy_sample)), 1, ceil_div(g.n, chunks)));
+      kPackBytes / (sizeof(float) * (x_sample + dy_sample)), 1, ceil_div(units, chunks)));
   float* partial = scratch(kPartialSums, chunks * dw_size);
-  const int64_t x_plane = static_cast<int64_t>(g.h) * g.w;
-  const int64_t out_plane = static_cast<int64_t>(g.p) * g.q;
 #pragma omp parallel
   {
     float* xs = scratch(kPackedInput, pack * x_sample);
@@ -494,24 +643,14 @@ void conv2d_backward_filter_direct(const Conv2dGeometry& g, const float* x, cons
 #pragma omp for schedule(static)
     for (int chunk = 0; chunk < chunks; ++chunk) {
       int begin, end;
-      thread_range(g.n, chunk, chunks, begin, end);
+      thread_range(units, chunk, chunks, begin, end);
       for (int grp = 0; grp < g.groups; ++grp) {
         std::fill(acc, acc + w_group * lanes, 0.0f);
         for (int n0 = begin; n0 < end; n0 += pack) {
           const int count = std::min(pack, end - n0);
           for (int b = 0; b < count; ++b) {
-            const int64_t unit = static_cast<int64_t>(n0 + b) * g.groups + grp;
-            for (int c = 0; c < cg; ++c)
-              pack_plane(plan, x + (unit * cg + c) * x_plane,
-                         xs + b * x_sample + c * plan.plane);
-            for (int k = 0; k < kg; ++k) {
-              float* plane = dys + b * dy_sample + k * dy_plane;
-              for (int row = 0; row < plan.p; ++row) {
-                std::copy_n(dy + (unit * kg + k) * out_plane + row * g.q, g.q, plane + row * dy_row);
-                std::fill(plane + row * dy_row + g.q, plane + (row + 1) * dy_row, 0.0f);
-              }
-              std::fill(plane + plan.p * dy_row, plane + dy_plane, 0.0f);
-            }
+            pack_unit(plan, g.n, g.groups, n0 + b, grp, x, xs + b * x_sample);
+            pack_dy_unit(plan, g.n, g.groups, n0 + b, grp, dy, dys + b * dy_sample);
           }
           for (size_t fb = 0; fb + 1 < filter_blocks.size(); ++fb) {
             const int k0 = filter_blocks[fb], kb = filter_blocks[fb + 1] - k0;

@@ -95,6 +95,23 @@ std::vector<ConvCase> conv_cases() {
   };
 }
 
+// Batches that fill the CPU direct version's lanes with samples (at least 4 packs of L
+// samples, L = 16/8/4 floats in avx512/avx2/baseline, and enough FMAs per value moved
+// into the lanes), the last pack partial: 53 = 3x16 + 5 = 6x8 + 5 = 13x4 + 1. Run on
+// cpu only: the GPU kernels have no such layout, and these batches would cost the
+// emulator half a minute.
+std::vector<ConvCase> sample_lane_cases() {
+  return {
+      {"samples_across_lanes", {53, 8, 5, 6}, {24, 8, 5, 5}, make_params(1, 1, 2, 2, 2, 2), true},
+      // Strided backward-data zero-inserts dy into the lanes (forced direct; avx512 takes
+      // lanes there, avx2 and baseline fill theirs with rows).
+      {"samples_across_lanes_stride2x1_groups2", {53, 16, 9, 8}, {32, 8, 5, 5},
+       make_params(2, 1, 1, 2, 2, 1, 1, 2), true},
+      {"samples_across_lanes_dilation2", {53, 16, 7, 7}, {32, 16, 3, 3},
+       make_params(1, 1, 2, 2, 2, 2, 2), false},
+  };
+}
+
 const char* kernel_name(ConvKernel kernel) {
   switch (kernel) {
     case ConvKernel::automatic: return "automatic";
@@ -182,6 +199,8 @@ std::vector<ConvParam> conv_params() {
     for (ConvKernel kernel :
          {ConvKernel::automatic, ConvKernel::direct, ConvKernel::implicit_gemm}) {
       for (const ConvCase& c : conv_cases()) params.emplace_back(device, isa, kernel, c);
+      if (!device.is_cpu()) continue;
+      for (const ConvCase& c : sample_lane_cases()) params.emplace_back(device, isa, kernel, c);
     }
   }
   return params;

@@ -88,8 +88,51 @@ inline int first_maximum(const float* in, int w, int first, int rows, int cols, 
   return first;
 }
 
+typedef float Float4 __attribute__((vector_size(16)));
+typedef int32_t Mask4 __attribute__((vector_size(16)));
+
+// Rows x[0..8) and x[w..w+8) of four 2x2 windows, split into their four elements.
+struct Windows2x2 {
+  Float4 e00, e01, e10, e11;
+};
+
+inline Windows2x2 load_windows_2x2(const float* x, int w) {
+  Float4 r0a, r0b, r1a, r1b;
+  std::memcpy(&r0a, x, 16);
+  std::memcpy(&r0b, x + 4, 16);
+  std::memcpy(&r1a, x + w, 16);
+  std::memcpy(&r1b, x + w + 4, 16);
+  return {__builtin_shufflevector(r0a, r0b, 0, 2, 4, 6),
+          __builtin_shufflevector(r0a, r0b, 1, 3, 5, 7),
+          __builtin_shufflevector(r1a, r1b, 0, 2, 4, 6),
+          __builtin_shufflevector(r1a, r1b, 1, 3, 5, 7)};
+}
+
+// Max of 2x2 windows, stride 2, no padding (every window full), four at a time (SSE2
+// width): the same select chain as window_max, lane-wise. LeNet-5's pool1 forward in
+// a step (`kiln time`, 2 threads): 0.21 -> 0.08 ms.
+void max_forward_2x2_plane(const float* in, float* out, const Plane& pl) {
+  for (int oy = 0; oy < pl.oh; ++oy) {
+    const float* x = in + int64_t{oy} * 2 * pl.w;
+    float* y = out + int64_t{oy} * pl.ow;
+    int ox = 0;
+    for (; ox + 4 <= pl.ow; ox += 4) {
+      const Windows2x2 v = load_windows_2x2(x + ox * 2, pl.w);
+      Float4 best = v.e00;
+      best = v.e01 > best ? v.e01 : best;
+      best = v.e10 > best ? v.e10 : best;
+      best = v.e11 > best ? v.e11 : best;
+      std::memcpy(y + ox, &best, 16);
+    }
+    for (; ox < pl.ow; ++ox) y[ox] = window_max<2, 2>(x, pl.w, ox * 2, 2, 2, true);
+  }
+}
+
 template <int KH, int KW>
 void forward_plane(int mode, const float* in, float* out, const Plane& pl, const Pool2dParams& p) {
+  if (KH == 2 && KW == 2 && mode == 0 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+      p.pad_w == 0)
+    return max_forward_2x2_plane(in, out, pl);
   for_each_window<KH, KW>(pl, p, [&](int o, int first, int rows, int cols, bool full) {
     if (mode == 0) {
       out[o] = window_max<KH, KW>(in, pl.w, first, rows, cols, full);
@@ -133,23 +176,14 @@ inline void max_backward_tiled_window(const float* x, int w, float y, float dy, 
     }
 }
 
-typedef float Float4 __attribute__((vector_size(16)));
-typedef int32_t Mask4 __attribute__((vector_size(16)));
-
 // Four 2x2 windows at once (SSE2 width, every x86-64 has it): the same masks lane-wise.
 inline void max_backward_2x2_four(const float* x, int w, const float* y, const float* dy,
                                   float* dx) {
-  Float4 r0a, r0b, r1a, r1b, m, g;
-  std::memcpy(&r0a, x, 16);
-  std::memcpy(&r0b, x + 4, 16);
-  std::memcpy(&r1a, x + w, 16);
-  std::memcpy(&r1b, x + w + 4, 16);
+  Float4 m, g;
   std::memcpy(&m, y, 16);
   std::memcpy(&g, dy, 16);
-  const Mask4 e00 = __builtin_shufflevector(r0a, r0b, 0, 2, 4, 6) == m;
-  const Mask4 e01 = __builtin_shufflevector(r0a, r0b, 1, 3, 5, 7) == m;
-  const Mask4 e10 = __builtin_shufflevector(r1a, r1b, 0, 2, 4, 6) == m;
-  const Mask4 e11 = __builtin_shufflevector(r1a, r1b, 1, 3, 5, 7) == m;
+  const Windows2x2 v = load_windows_2x2(x, w);
+  const Mask4 e00 = v.e00 == m, e01 = v.e01 == m, e10 = v.e10 == m, e11 = v.e11 == m;
   const Mask4 gi = reinterpret_cast<Mask4>(g);
   const Mask4 d00 = gi & (e00 | ~(e01 | e10 | e11));
   const Mask4 d01 = gi & e01 & ~e00;

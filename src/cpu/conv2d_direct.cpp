@@ -206,6 +206,54 @@ int source_index(int t, int pad, int insert, int extent) {
   return a / insert;
 }
 
+// Samples to lanes and back: lanes[i * L + l] <-> samples[l * sample_stride + i] for
+// i < length, l < count. Full packs go in 4x4 blocks (four loads, eight shuffles, four
+// stores for 16 values; SSE2 width, so every variant's L is a multiple); the rest one
+// value at a time. The scalar copies took 15% of a LeNet-5 step under perf.
+typedef float Float4 __attribute__((vector_size(16)));
+
+KILN_ALWAYS_INLINE void transpose4(Float4& r0, Float4& r1, Float4& r2, Float4& r3) {
+  const Float4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);
+  const Float4 t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+  const Float4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
+  const Float4 t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+  r0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+  r1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  r2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  r3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+// Moves a 4x4 block: four rows `from_stride` floats apart to four rows `to_stride` apart.
+KILN_ALWAYS_INLINE void move_block4(const float* from, int64_t from_stride, float* to,
+                                    int64_t to_stride) {
+  Float4 r[4];
+  for (int j = 0; j < 4; ++j) std::memcpy(&r[j], from + j * from_stride, sizeof(Float4));
+  transpose4(r[0], r[1], r[2], r[3]);
+  for (int j = 0; j < 4; ++j) std::memcpy(to + j * to_stride, &r[j], sizeof(Float4));
+}
+
+void samples_to_lanes(const float* samples, int64_t sample_stride, int count, int64_t length,
+                      int lanes, float* out) {
+  int64_t i = 0;
+  if (count == lanes)
+    for (; i + 4 <= length; i += 4)
+      for (int l = 0; l < lanes; l += 4)
+        move_block4(samples + l * sample_stride + i, sample_stride, out + i * lanes + l, lanes);
+  for (; i < length; ++i)
+    for (int l = 0; l < count; ++l) out[i * lanes + l] = samples[l * sample_stride + i];
+}
+
+void lanes_to_samples(const float* in, int lanes, int count, int64_t length, float* samples,
+                      int64_t sample_stride) {
+  int64_t i = 0;
+  if (count == lanes)
+    for (; i + 4 <= length; i += 4)
+      for (int l = 0; l < lanes; l += 4)
+        move_block4(in + i * lanes + l, lanes, samples + l * sample_stride + i, sample_stride);
+  for (; i < length; ++i)
+    for (int l = 0; l < count; ++l) samples[l * sample_stride + i] = in[i * lanes + l];
+}
+
 // Copies one channel of `count` samples (source planes `sample_stride` floats apart)
 // into a sample-lanes packed plane; lanes from count on stay zero.
 void pack_lanes(const Plan& plan, const float* src, int64_t sample_stride, int count,
@@ -215,12 +263,18 @@ void pack_lanes(const Plan& plan, const float* src, int64_t sample_stride, int c
   for (int t = 0; t < plan.rows; ++t) {
     const int a = source_index(t, s.pad_top, s.insert_h, s.h);
     if (a < 0) continue;
+    const float* from = src + static_cast<int64_t>(a) * s.w;
+    float* to = out + t * plan.row_stride;
+    if (s.insert_w == 1) {  // source columns [first - pad_left, last - pad_left)
+      const int first = std::clamp(s.pad_left, 0, plan.used_columns);
+      const int last = std::clamp(s.pad_left + s.w, first, plan.used_columns);
+      samples_to_lanes(from + first - s.pad_left, sample_stride, count, last - first, plan.lanes,
+                       to + int64_t{first} * plan.lanes);
+      continue;
+    }
     for (int u = 0; u < plan.used_columns; ++u) {
       const int b = source_index(u, s.pad_left, s.insert_w, s.w);
-      if (b < 0) continue;
-      const float* from = src + static_cast<int64_t>(a) * s.w + b;
-      float* to = out + t * plan.row_stride + int64_t{u} * plan.lanes;
-      for (int lane = 0; lane < count; ++lane) to[lane] = from[lane * sample_stride];
+      if (b >= 0) samples_to_lanes(from + b, sample_stride, count, 1, plan.lanes, to + int64_t{u} * plan.lanes);
     }
   }
 }
@@ -419,11 +473,10 @@ void unpack_unit(const Plan& plan, int n, int groups, int unit, int grp, const f
     return;
   }
   const int n0 = unit * plan.lanes, count = std::min(plan.lanes, n - n0);
-  for (int lane = 0; lane < count; ++lane) {
-    float* y = out + ((static_cast<int64_t>(n0 + lane) * groups + grp) * plan.out_channels) *
-                         out_plane;
-    for (int64_t i = 0; i < plan.out_channels * out_plane; ++i) y[i] = tile_out[i * plan.lanes + lane];
-  }
+  const int64_t group_floats = plan.out_channels * out_plane;
+  lanes_to_samples(tile_out, plan.lanes, count, group_floats,
+                   out + (static_cast<int64_t>(n0) * groups + grp) * group_floats,
+                   groups * group_floats);
 }
 
 // Packs the out_channels dy planes of unit `unit`, group `grp` as the tiles write y
@@ -447,11 +500,9 @@ void pack_dy_unit(const Plan& plan, int n, int groups, int unit, int grp, const 
   const int n0 = unit * plan.lanes, count = std::min(plan.lanes, n - n0);
   // The empty lanes' x is zero too, but stale NaN or inf here would still poison the sums.
   if (count < plan.lanes) std::fill(packed, packed + plan.out_channels * packed_plane, 0.0f);
-  for (int lane = 0; lane < count; ++lane) {
-    const float* d = dy + ((static_cast<int64_t>(n0 + lane) * groups + grp) * plan.out_channels) *
-                              out_plane;
-    for (int64_t i = 0; i < plan.out_channels * out_plane; ++i) packed[i * plan.lanes + lane] = d[i];
-  }
+  const int64_t group_floats = plan.out_channels * out_plane;
+  samples_to_lanes(dy + (static_cast<int64_t>(n0) * groups + grp) * group_floats,
+                   groups * group_floats, count, group_floats, plan.lanes, packed);
 }
 
 // Runs a forward plan: `n` samples, each with `groups` groups of in_channels source

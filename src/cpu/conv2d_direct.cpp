@@ -165,39 +165,6 @@ struct Plan {
   }
 };
 
-// Copies a source plane into the packed layout of `plan`.
-void pack_plane(const Plan& plan, const float* src, float* out) {
-  const Source& s = plan.source;
-  const int zero_h = (s.h - 1) * s.insert_h + 1;  // zero-inserted extent
-  const int zero_w = (s.w - 1) * s.insert_w + 1;
-  for (int t = 0; t < plan.rows; ++t) {
-    float* row = out + t * plan.row_stride;
-    const int a = t - s.pad_top;
-    if (a < 0 || a >= zero_h || a % s.insert_h != 0) {
-      std::fill(row, row + plan.row_stride, 0.0f);
-      continue;
-    }
-    const float* src_row = src + static_cast<int64_t>(a / s.insert_h) * s.w;
-    if (plan.stride_w == 1 && s.insert_w == 1) {
-      // Columns [first, last) are source columns [first - pad_left, last - pad_left).
-      const int first = std::clamp(s.pad_left, 0, plan.used_columns);
-      const int last = std::clamp(s.pad_left + s.w, first, plan.used_columns);
-      std::fill(row, row + first, 0.0f);
-      std::copy(src_row + first - s.pad_left, src_row + last - s.pad_left, row + first);
-      std::fill(row + last, row + plan.row_stride, 0.0f);
-      continue;
-    }
-    for (int phase = 0; phase < plan.stride_w; ++phase)
-      for (int m = 0; m < plan.phase_len; ++m) {
-        const int u = m * plan.stride_w + phase;
-        const int b = u - s.pad_left;
-        const bool inside = u < plan.used_columns && b >= 0 && b < zero_w && b % s.insert_w == 0;
-        row[phase * plan.phase_len + m] = inside ? src_row[b / s.insert_w] : 0.0f;
-      }
-  }
-  std::fill(out + plan.rows * plan.row_stride, out + plan.plane, 0.0f);  // flat's tail
-}
-
 // Source index of packed row (or column) t: (t - pad) / insert when that divides
 // exactly and falls inside the source's `extent`; -1 (zero) otherwise.
 int source_index(int t, int pad, int insert, int extent) {
@@ -206,10 +173,47 @@ int source_index(int t, int pad, int insert, int extent) {
   return a / insert;
 }
 
-// Samples to lanes and back: lanes[i * L + l] <-> samples[l * sample_stride + i] for
-// i < length, l < count. Full packs go in 4x4 blocks (four loads, eight shuffles, four
-// stores for 16 values; SSE2 width, so every variant's L is a multiple); the rest one
-// value at a time. The scalar copies took 15% of a LeNet-5 step under perf.
+// Without column insertion, padded columns [first, last) of a packed row hold source
+// columns [first - pad_left, last - pad_left); the rest are zero.
+void source_columns(const Plan& plan, int& first, int& last) {
+  first = std::clamp(plan.source.pad_left, 0, plan.used_columns);
+  last = std::clamp(plan.source.pad_left + plan.source.w, first, plan.used_columns);
+}
+
+// Copies a source plane into the packed layout of `plan`.
+void pack_plane(const Plan& plan, const float* src, float* out) {
+  const Source& s = plan.source;
+  for (int t = 0; t < plan.rows; ++t) {
+    float* row = out + t * plan.row_stride;
+    const int a = source_index(t, s.pad_top, s.insert_h, s.h);
+    if (a < 0) {
+      std::fill(row, row + plan.row_stride, 0.0f);
+      continue;
+    }
+    const float* src_row = src + static_cast<int64_t>(a) * s.w;
+    if (plan.stride_w == 1 && s.insert_w == 1) {
+      int first, last;
+      source_columns(plan, first, last);
+      std::fill(row, row + first, 0.0f);
+      std::copy(src_row + first - s.pad_left, src_row + last - s.pad_left, row + first);
+      std::fill(row + last, row + plan.row_stride, 0.0f);
+      continue;
+    }
+    for (int phase = 0; phase < plan.stride_w; ++phase)
+      for (int m = 0; m < plan.phase_len; ++m) {
+        const int u = m * plan.stride_w + phase;
+        const int b = u < plan.used_columns ? source_index(u, s.pad_left, s.insert_w, s.w) : -1;
+        row[phase * plan.phase_len + m] = b >= 0 ? src_row[b] : 0.0f;
+      }
+  }
+  std::fill(out + plan.rows * plan.row_stride, out + plan.plane, 0.0f);  // flat's tail
+}
+
+// Samples to lanes and back (lanes[i * L + l] <-> samples[l * sample_stride + i]) are
+// both a transpose: to[j * to_stride + i] = from[i * from_stride + j] for i < rows,
+// j < cols. Whole 4x4 blocks take four loads, eight shuffles and four stores for 16
+// values (SSE2 width, through GCC's vector extensions); the edges go one value at a
+// time. One value at a time throughout, these copies took 15% of a LeNet-5 step.
 typedef float Float4 __attribute__((vector_size(16)));
 
 KILN_ALWAYS_INLINE void transpose4(Float4& r0, Float4& r1, Float4& r2, Float4& r3) {
@@ -223,35 +227,20 @@ KILN_ALWAYS_INLINE void transpose4(Float4& r0, Float4& r1, Float4& r2, Float4& r
   r3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
-// Moves a 4x4 block: four rows `from_stride` floats apart to four rows `to_stride` apart.
-KILN_ALWAYS_INLINE void move_block4(const float* from, int64_t from_stride, float* to,
-                                    int64_t to_stride) {
-  Float4 r[4];
-  for (int j = 0; j < 4; ++j) std::memcpy(&r[j], from + j * from_stride, sizeof(Float4));
-  transpose4(r[0], r[1], r[2], r[3]);
-  for (int j = 0; j < 4; ++j) std::memcpy(to + j * to_stride, &r[j], sizeof(Float4));
-}
-
-void samples_to_lanes(const float* samples, int64_t sample_stride, int count, int64_t length,
-                      int lanes, float* out) {
-  int64_t i = 0;
-  if (count == lanes)
-    for (; i + 4 <= length; i += 4)
-      for (int l = 0; l < lanes; l += 4)
-        move_block4(samples + l * sample_stride + i, sample_stride, out + i * lanes + l, lanes);
-  for (; i < length; ++i)
-    for (int l = 0; l < count; ++l) out[i * lanes + l] = samples[l * sample_stride + i];
-}
-
-void lanes_to_samples(const float* in, int lanes, int count, int64_t length, float* samples,
-                      int64_t sample_stride) {
-  int64_t i = 0;
-  if (count == lanes)
-    for (; i + 4 <= length; i += 4)
-      for (int l = 0; l < lanes; l += 4)
-        move_block4(in + i * lanes + l, lanes, samples + l * sample_stride + i, sample_stride);
-  for (; i < length; ++i)
-    for (int l = 0; l < count; ++l) samples[l * sample_stride + i] = in[i * lanes + l];
+void transpose(const float* from, int64_t from_stride, int64_t rows, int64_t cols, float* to,
+               int64_t to_stride) {
+  const int64_t block_rows = rows / 4 * 4, block_cols = cols / 4 * 4;
+  for (int64_t i = 0; i < block_rows; i += 4)
+    for (int64_t j = 0; j < block_cols; j += 4) {
+      Float4 r[4];
+      for (int k = 0; k < 4; ++k)
+        std::memcpy(&r[k], from + (i + k) * from_stride + j, sizeof(Float4));
+      transpose4(r[0], r[1], r[2], r[3]);
+      for (int k = 0; k < 4; ++k) std::memcpy(to + (j + k) * to_stride + i, &r[k], sizeof(Float4));
+    }
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = i < block_rows ? block_cols : 0; j < cols; ++j)
+      to[j * to_stride + i] = from[i * from_stride + j];
 }
 
 // Copies one channel of `count` samples (source planes `sample_stride` floats apart)
@@ -265,16 +254,16 @@ void pack_lanes(const Plan& plan, const float* src, int64_t sample_stride, int c
     if (a < 0) continue;
     const float* from = src + static_cast<int64_t>(a) * s.w;
     float* to = out + t * plan.row_stride;
-    if (s.insert_w == 1) {  // source columns [first - pad_left, last - pad_left)
-      const int first = std::clamp(s.pad_left, 0, plan.used_columns);
-      const int last = std::clamp(s.pad_left + s.w, first, plan.used_columns);
-      samples_to_lanes(from + first - s.pad_left, sample_stride, count, last - first, plan.lanes,
-                       to + int64_t{first} * plan.lanes);
+    if (s.insert_w == 1) {
+      int first, last;
+      source_columns(plan, first, last);
+      transpose(from + first - s.pad_left, sample_stride, count, last - first,
+                to + int64_t{first} * plan.lanes, plan.lanes);
       continue;
     }
     for (int u = 0; u < plan.used_columns; ++u) {
       const int b = source_index(u, s.pad_left, s.insert_w, s.w);
-      if (b >= 0) samples_to_lanes(from + b, sample_stride, count, 1, plan.lanes, to + int64_t{u} * plan.lanes);
+      if (b >= 0) transpose(from + b, sample_stride, count, 1, to + int64_t{u} * plan.lanes, plan.lanes);
     }
   }
 }
@@ -474,9 +463,8 @@ void unpack_unit(const Plan& plan, int n, int groups, int unit, int grp, const f
   }
   const int n0 = unit * plan.lanes, count = std::min(plan.lanes, n - n0);
   const int64_t group_floats = plan.out_channels * out_plane;
-  lanes_to_samples(tile_out, plan.lanes, count, group_floats,
-                   out + (static_cast<int64_t>(n0) * groups + grp) * group_floats,
-                   groups * group_floats);
+  transpose(tile_out, plan.lanes, group_floats, count,
+            out + (static_cast<int64_t>(n0) * groups + grp) * group_floats, groups * group_floats);
 }
 
 // Packs the out_channels dy planes of unit `unit`, group `grp` as the tiles write y
@@ -501,8 +489,8 @@ void pack_dy_unit(const Plan& plan, int n, int groups, int unit, int grp, const 
   // The empty lanes' x is zero too, but stale NaN or inf here would still poison the sums.
   if (count < plan.lanes) std::fill(packed, packed + plan.out_channels * packed_plane, 0.0f);
   const int64_t group_floats = plan.out_channels * out_plane;
-  samples_to_lanes(dy + (static_cast<int64_t>(n0) * groups + grp) * group_floats,
-                   groups * group_floats, count, group_floats, plan.lanes, packed);
+  transpose(dy + (static_cast<int64_t>(n0) * groups + grp) * group_floats, groups * group_floats,
+            count, group_floats, packed, plan.lanes);
 }
 
 // Runs a forward plan: `n` samples, each with `groups` groups of in_channels source

@@ -154,24 +154,17 @@ bool windows_tile_plane(const Plane& pl, const Pool2dParams& p) {
 
 // Max backward on windows that tile the plane, with constant sizes: every input gets
 // exactly one plain store (its window's gradient or zero), so no memset and no
-// read-modify-write of grad_in. The first element equal to the maximum wins; none
-// equal (a NaN maximum): the first. Integer masks, no branches: on post-ReLU data the
-// winner's position is random, and compare-and-branch code mispredicts it.
+// read-modify-write of grad_in. The winner is first_maximum's (its bit mask), the
+// stores select by integer masks: no branches, as on post-ReLU data the winner's
+// position is random and compare-and-branch code mispredicts it.
 template <int KH, int KW>
 inline void max_backward_tiled_window(const float* x, int w, float y, float dy, float* dx) {
-  uint32_t taken = 0, wins[KH][KW];
-  for (int i = 0; i < KH; ++i)
-    for (int j = 0; j < KW; ++j) {
-      const uint32_t equal = x[i * w + j] == y;
-      wins[i][j] = equal & ~taken;
-      taken |= equal;
-    }
-  wins[0][0] |= taken ^ 1u;
+  const int winner = first_maximum<KH, KW>(x, w, 0, KH, KW, true, y);
   uint32_t g;
   std::memcpy(&g, &dy, sizeof g);
   for (int i = 0; i < KH; ++i)
     for (int j = 0; j < KW; ++j) {
-      const uint32_t bits = g & (0u - wins[i][j]);
+      const uint32_t bits = g & (0u - static_cast<uint32_t>(i * w + j == winner));
       std::memcpy(dx + i * w + j, &bits, sizeof bits);
     }
 }
